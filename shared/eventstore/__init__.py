@@ -1,0 +1,17 @@
+"""The event store port and its PostgreSQL recorder."""
+
+from shared.eventstore.model import (
+    ConcurrencyConflict,
+    EventStore,
+    GlobalPosition,
+    RecordedEvent,
+)
+from shared.eventstore.postgres import PostgresEventStore
+
+__all__ = [
+    "ConcurrencyConflict",
+    "EventStore",
+    "GlobalPosition",
+    "PostgresEventStore",
+    "RecordedEvent",
+]

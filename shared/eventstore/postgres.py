@@ -1,0 +1,214 @@
+"""The PostgreSQL event store (see migrations/001_event_store.sql for the why of the schema)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from shared.envelope import EventEnvelope
+from shared.eventstore.model import ConcurrencyConflict, GlobalPosition, RecordedEvent
+
+# One statement per append, so an append outside a caller's transaction is a single round trip
+# and atomic by itself. The stream row is written first: that gives the transaction its xid
+# before any event row, and `last_xid < pg_current_xact_id()` refuses an append from a transaction
+# that is older than the stream's previous one, so per-stream order and global order agree.
+_APPEND_TO_NEW_STREAM = """
+WITH stream AS (
+    INSERT INTO event_streams (stream_id, version, last_xid)
+    VALUES ($1, $2::integer + cardinality($3::uuid[]), pg_current_xact_id())
+    ON CONFLICT (stream_id) DO NOTHING
+    RETURNING version
+), appended AS (
+    INSERT INTO events (stream_id, version, event_id, event_type, schema_version, subject,
+                        occurred_at, correlation_id, causation_id, data)
+    SELECT $1, $2::integer + e.ordinality, e.event_id, e.event_type, e.schema_version, e.subject,
+           e.occurred_at, e.correlation_id, e.causation_id, e.data
+    FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::timestamptz[], $8::text[],
+                $9::text[], $10::jsonb[])
+         WITH ORDINALITY AS e(event_id, event_type, schema_version, subject, occurred_at,
+                              correlation_id, causation_id, data, ordinality)
+    WHERE EXISTS (SELECT 1 FROM stream)
+    RETURNING 1
+)
+SELECT appended_count, pg_notify($11, '')::text
+FROM (SELECT count(*) AS appended_count FROM appended) AS counted
+"""
+
+_APPEND_TO_EXISTING_STREAM = _APPEND_TO_NEW_STREAM.replace(
+    """    INSERT INTO event_streams (stream_id, version, last_xid)
+    VALUES ($1, $2::integer + cardinality($3::uuid[]), pg_current_xact_id())
+    ON CONFLICT (stream_id) DO NOTHING
+    RETURNING version""",
+    """    UPDATE event_streams
+    SET version = $2::integer + cardinality($3::uuid[]), last_xid = pg_current_xact_id()
+    WHERE stream_id = $1 AND version = $2 AND last_xid < pg_current_xact_id()
+    RETURNING version""",
+)
+
+_COLUMNS = """position, xid::text AS xid, stream_id, version, event_id, event_type, schema_version,
+              subject, occurred_at, correlation_id, causation_id, data::text AS data"""
+
+# Only rows of transactions below the snapshot's xmin: those have all finished, so no row can
+# still appear before the cursor. See the migration for the full argument.
+_READ_ALL = f"""
+SELECT {_COLUMNS}
+FROM events
+WHERE (xid, position) > ($1::text::xid8, $2::bigint)
+  AND xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY xid, position
+LIMIT $3
+"""
+
+_READ_STREAM = f"""
+SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version
+"""
+
+
+def _record(row: asyncpg.Record, source: str) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=GlobalPosition(int(row["xid"]), row["position"]),
+        stream_id=row["stream_id"],
+        version=row["version"],
+        envelope=EventEnvelope(
+            id=row["event_id"],
+            type=row["event_type"],
+            source=source,
+            subject=row["subject"],
+            time=row["occurred_at"],
+            schema_version=row["schema_version"],
+            data=json.loads(row["data"]),
+            correlation_id=row["correlation_id"],
+            causation_id=row["causation_id"],
+        ),
+    )
+
+
+class PostgresEventStore:
+    """An append-only event store in the service's own database.
+
+    ``source`` is the CloudEvents source of everything this service records (e.g.
+    ``/billing/registration``); ``notify_channel`` is the LISTEN/NOTIFY channel that wakes the
+    relay, which never relies on it for correctness."""
+
+    def __init__(self, pool: asyncpg.Pool, *, source: str, notify_channel: str = "events") -> None:
+        self.pool = pool
+        self.source = source
+        self.notify_channel = notify_channel
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[EventEnvelope],
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> int:
+        if not events:
+            return expected_version
+        if expected_version < 0:
+            raise ValueError("expected_version cannot be negative")
+        statement = _APPEND_TO_NEW_STREAM if expected_version == 0 else _APPEND_TO_EXISTING_STREAM
+        arguments = (
+            stream_id,
+            expected_version,
+            [e.id for e in events],
+            [e.type for e in events],
+            [e.schema_version for e in events],
+            [e.subject for e in events],
+            [e.time for e in events],
+            [e.correlation_id for e in events],
+            [e.causation_id for e in events],
+            [json.dumps(e.data, separators=(",", ":")) for e in events],
+            self.notify_channel,
+        )
+        if connection is not None:
+            row = await connection.fetchrow(statement, *arguments)
+        else:
+            async with self.pool.acquire() as pooled:
+                row = await pooled.fetchrow(statement, *arguments)
+        assert row is not None
+        if row["appended_count"] != len(events):
+            raise ConcurrencyConflict(stream_id, expected_version)
+        return expected_version + len(events)
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_READ_STREAM, stream_id, after_version)
+        return [_record(row, self.source) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        async with self.pool.acquire() as conn:
+            version = await conn.fetchval(
+                "SELECT version FROM event_streams WHERE stream_id = $1", stream_id
+            )
+        return int(version or 0)
+
+    async def read_all(
+        self,
+        after: GlobalPosition = GlobalPosition.START,
+        limit: int = 1000,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        arguments = (str(after.xid), after.position, limit)
+        if connection is not None:
+            rows = await connection.fetch(_READ_ALL, *arguments)
+        else:
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch(_READ_ALL, *arguments)
+        return [_record(row, self.source) for row in rows]
+
+    async def iterate_all(
+        self, after: GlobalPosition = GlobalPosition.START, batch_size: int = 1000
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """Every event visible now, in global order, in batches; ends when caught up."""
+        cursor = after
+        while True:
+            batch = await self.read_all(cursor, batch_size)
+            if not batch:
+                return
+            yield batch
+            cursor = batch[-1].global_position
+            if len(batch) < batch_size:
+                return
+
+
+class PostgresCheckpoints:
+    """Where each reader of the global order has got to (the relay, local projections)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def load(self, name: str, *, connection: asyncpg.Connection | None = None) -> GlobalPosition:
+        query = "SELECT xid::text AS xid, position FROM checkpoints WHERE name = $1"
+        if connection is not None:
+            row = await connection.fetchrow(query, name)
+        else:
+            async with self.pool.acquire() as conn:
+                row = await conn.fetchrow(query, name)
+        return GlobalPosition(int(row["xid"]), row["position"]) if row else GlobalPosition.START
+
+    async def save(
+        self, name: str, at: GlobalPosition, *, connection: asyncpg.Connection | None = None
+    ) -> None:
+        query = """
+            INSERT INTO checkpoints (name, xid, position, updated_at)
+            VALUES ($1, $2::text::xid8, $3, now())
+            ON CONFLICT (name) DO UPDATE
+            SET xid = EXCLUDED.xid, position = EXCLUDED.position, updated_at = now()"""
+        args: tuple[Any, ...] = (name, str(at.xid), at.position)
+        if connection is not None:
+            await connection.execute(query, *args)
+        else:
+            async with self.pool.acquire() as conn:
+                await conn.execute(query, *args)
+
+    async def reset(self, name: str, *, connection: asyncpg.Connection | None = None) -> None:
+        if connection is not None:
+            await connection.execute("DELETE FROM checkpoints WHERE name = $1", name)
+        else:
+            async with self.pool.acquire() as conn:
+                await conn.execute("DELETE FROM checkpoints WHERE name = $1", name)

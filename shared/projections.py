@@ -1,0 +1,183 @@
+"""Read models: how they are kept up to date and how they are rebuilt.
+
+A projection owns some tables and folds events into them. It can be fed from the service's own
+event store (``StoreProjectionRunner``: the checkpoint moves in the same transaction as the rows)
+or from Kafka through ``EventConsumer`` (the inbox plays the checkpoint's part). Either way it can
+be dropped and rebuilt from the log, from the store or from offset 0 of its topics, and the
+rebuilt tables equal the live ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import asyncpg
+import pydantic
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.consumer import PoisonEvent, record_in_inbox
+from shared.envelope import EventEnvelope, MalformedEnvelope
+from shared.eventstore.model import GlobalPosition
+from shared.eventstore.postgres import PostgresCheckpoints, PostgresEventStore
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    name: str
+    tables: Sequence[str]  # the tables it owns and empties before a rebuild
+    event_types: frozenset[str]
+
+    async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None: ...
+
+
+async def _empty(conn: asyncpg.Connection, projection: Projection) -> None:
+    tables = ", ".join('"' + table.replace('"', '""') + '"' for table in projection.tables)
+    await conn.execute(f"TRUNCATE {tables}")
+
+
+class StoreProjectionRunner:
+    """Keeps ``projection`` up to date from the service's own event store."""
+
+    def __init__(
+        self, projection: Projection, store: PostgresEventStore, *, batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.projection = projection
+        self.store = store
+        self.checkpoints = PostgresCheckpoints(store.pool)
+        self.checkpoint_name = f"projection:{projection.name}"
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+
+    async def catch_up(self) -> int:
+        """Apply everything recorded since the checkpoint; returns how many events were read."""
+        total = 0
+        while True:
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                # FOR UPDATE on the checkpoint row would serialise two runners; a unique name per
+                # projection and one runner per service process is the deployment rule instead.
+                cursor = await self.checkpoints.load(self.checkpoint_name, connection=conn)
+                batch = await self.store.read_all(cursor, self.batch_size, connection=conn)
+                if not batch:
+                    return total
+                for recorded in batch:
+                    if recorded.envelope.type in self.projection.event_types:
+                        await self.projection.apply(conn, recorded.envelope)
+                await self.checkpoints.save(
+                    self.checkpoint_name, batch[-1].global_position, connection=conn
+                )
+            total += len(batch)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("projection %s failed; retrying", self.projection.name)
+            await asyncio.sleep(self.poll_interval)
+
+
+async def rebuild_from_store(projection: Projection, store: PostgresEventStore, *, batch_size: int = 5000) -> int:
+    """Empty the projection and fold every event of the store into it again, in one transaction
+    (readers see the old model until the new one is complete). Returns the events read."""
+    checkpoints = PostgresCheckpoints(store.pool)
+    total = 0
+    async with store.pool.acquire() as conn, conn.transaction():
+        await _empty(conn, projection)
+        cursor = GlobalPosition.START
+        while True:
+            batch = await store.read_all(cursor, batch_size, connection=conn)
+            if not batch:
+                break
+            for recorded in batch:
+                if recorded.envelope.type in projection.event_types:
+                    await projection.apply(conn, recorded.envelope)
+            cursor = batch[-1].global_position
+            total += len(batch)
+        await checkpoints.save(f"projection:{projection.name}", cursor, connection=conn)
+    return total
+
+
+async def rebuild_from_kafka(
+    projection: Projection,
+    pool: asyncpg.Pool,
+    *,
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    consumer_name: str,
+) -> int:
+    """Empty the projection and its inbox entries, then fold every event of ``topics`` from offset
+    0 up to the end offsets seen at the start, in one transaction.
+
+    The live consumer of the same name may keep running: it waits on the tables' lock, and the
+    events it then receives are already in the rebuilt inbox, so they change nothing."""
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        client_id=f"{consumer_name}.rebuild",
+    )
+    await reader.start()
+    total = 0
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(reader.partitions_for_topic(topic) or await _partitions(reader, topic))
+        ]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        end_offsets = await reader.end_offsets(partitions)
+        remaining = {tp for tp in partitions if end_offsets[tp] > 0}
+        async with pool.acquire() as conn, conn.transaction():
+            await _empty(conn, projection)
+            await conn.execute("DELETE FROM inbox WHERE consumer = $1", consumer_name)
+            while remaining:
+                batches = await reader.getmany(*remaining, timeout_ms=1000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset >= end_offsets[tp]:
+                            break
+                        total += 1
+                        try:
+                            envelope = EventEnvelope.from_kafka(
+                                record.key, record.value, list(record.headers or ())
+                            )
+                        except MalformedEnvelope:
+                            continue  # the live consumer dead-lettered it; so does the rebuild
+                        if envelope.type not in projection.event_types:
+                            continue
+                        if not await record_in_inbox(
+                            conn, consumer_name, envelope, record.topic, record.partition, record.offset
+                        ):
+                            continue
+                        try:
+                            await projection.apply(conn, envelope)
+                        except (PoisonEvent, pydantic.ValidationError):
+                            # dead-lettered by the live consumer too; projections validate before
+                            # they write, so only the inbox row needs undoing
+                            await conn.execute(
+                                "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
+                                consumer_name, envelope.id,
+                            )
+                    if records and records[-1].offset >= end_offsets[tp] - 1:
+                        remaining.discard(tp)
+    finally:
+        await reader.stop()
+    return total
+
+
+async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
+    await reader._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+    partitions = reader.partitions_for_topic(topic)
+    if not partitions:
+        raise LookupError(f"topic {topic} does not exist")
+    return partitions

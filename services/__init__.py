@@ -1,0 +1,1 @@
+"""The platform's services. Each one owns its folder and its database; none imports another."""

@@ -1,0 +1,1 @@
+"""Registration: who the customers are, how to reach them, and who pays for their services."""

@@ -1,0 +1,1 @@
+"""Registration's adapters: where customers are stored."""

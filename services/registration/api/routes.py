@@ -1,0 +1,275 @@
+"""The /v1 customer routes: parse, authorise, call one use case, answer.
+
+Every write runs through the idempotency guard (the Idempotency-Key header is honoured on all of
+them and required by none); an ``If-Match`` with the customer's version makes a write conditional,
+and without one a write that lost a race is decided again on the fresh state."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.registration.api.schemas import (
+    BounceReport,
+    CoverageCreatedPublic,
+    CoverageEnding,
+    CustomerPublic,
+    CustomersPublic,
+    EventHistoryPublic,
+    EventPublic,
+    ProgramEnrolmentCreatedPublic,
+)
+from services.registration.application.handlers import Registration
+from services.registration.application.search import SearchQuery, search_customers
+from services.registration.domain import commands
+from services.registration.domain.customer import Customer
+from services.registration.domain.events import CoverageTerms
+from shared.eventstore import retry_on_conflict
+from shared.http.auth import Principal, require_scopes
+from shared.http.idempotency import IdempotencyKey, IdempotentResult, request_fingerprint, run_idempotently
+from shared.http.problems import PROBLEM_RESPONSES, FieldError, Problem, problem_responses
+
+router = APIRouter(prefix="/v1", tags=["customers"], responses=PROBLEM_RESPONSES)
+
+Reader = Annotated[Principal, Depends(require_scopes("registration:read"))]
+Writer = Annotated[Principal, Depends(require_scopes("registration:write"))]
+
+
+def registration_of(request: Request) -> Registration:
+    return request.app.state.registration
+
+
+def pool_of(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+RegistrationDep = Annotated[Registration, Depends(registration_of)]
+PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None, Header(description='The customer version the change is based on, e.g. "3"')
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise Problem(
+            400, detail='If-Match must be a customer version such as "3"', slug="invalid-if-match",
+            errors=[FieldError(field="If-Match", message="not a version")],
+        ) from None
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def _etag(customer: Customer) -> dict[str, str]:
+    return {"ETag": f'"{customer.version}"'}
+
+
+async def _write(
+    request: Request, pool: asyncpg.Pool, principal: Principal, key: str | None, body: Any,
+    expected: int | None, operation: Callable[[asyncpg.Connection], Awaitable[IdempotentResult]],
+) -> JSONResponse:
+    async def once() -> JSONResponse:
+        outcome = await run_idempotently(
+            pool, principal=principal.system, key=key,
+            request_fingerprint=request_fingerprint(request.method, request.url.path, body),
+            operation=operation,
+        )
+        return outcome.to_response()
+
+    if expected is not None:
+        return await once()  # a pinned version is never re-decided: the caller gets 412
+    return await retry_on_conflict(once)
+
+
+def _customer_result(customer: Customer, status: int = 200) -> IdempotentResult:
+    return IdempotentResult(status, CustomerPublic.of(customer).model_dump(mode="json"), _etag(customer))
+
+
+@router.post(
+    "/customers", status_code=201, response_model=CustomerPublic,
+    responses=problem_responses(409), summary="Register a customer",
+)
+async def register_customer(
+    command: commands.RegisterCustomer, request: Request, principal: Writer, key: IdempotencyKey,
+    registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    """Registers a customer. A likely duplicate (same name and date of birth, or same e-mail) is
+    refused with 409 naming the existing customers, unless `allow_possible_duplicate` is true."""
+
+    async def register(conn: asyncpg.Connection) -> IdempotentResult:
+        customer = await registration.register_customer(conn, command)
+        result = _customer_result(customer, 201)
+        return IdempotentResult(201, result.body, {**result.headers, "Location": f"/v1/customers/{customer.customer_id}"})
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), None, register)
+
+
+@router.get("/customers", response_model=CustomersPublic, summary="Search customers")
+async def find_customers(
+    principal: Reader,
+    pool: PoolDep,
+    name: Annotated[str | None, Query(min_length=2, description="Part of the name")] = None,
+    email: str | None = None,
+    phone: Annotated[str | None, Query(description="E.164")] = None,
+    member_id: str | None = None,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: str | None = None,
+) -> CustomersPublic:
+    """Search the customer read model; every given criterion must match."""
+    page = await search_customers(
+        pool, SearchQuery(name=name, email=email, phone=phone, member_id=member_id,
+                          page_size=page_size, page_token=page_token),
+    )
+    return CustomersPublic.model_validate({"customers": page.customers, "next_page_token": page.next_page_token})
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerPublic, summary="A customer's current state")
+async def get_customer(customer_id: str, principal: Reader, registration: RegistrationDep) -> JSONResponse:
+    customer = await registration.customers.get(customer_id)
+    return JSONResponse(CustomerPublic.of(customer).model_dump(mode="json"), headers=_etag(customer))
+
+
+@router.get("/customers/{customer_id}/events", response_model=EventHistoryPublic, summary="Audit history")
+async def customer_history(
+    customer_id: str, principal: Reader, registration: RegistrationDep,
+) -> EventHistoryPublic:
+    """Every event of the customer, oldest first: the audit trail of who changed what and when."""
+    recorded = await registration.customers.history(customer_id)
+    if not recorded:
+        await registration.customers.get(customer_id)  # answers 404
+    return EventHistoryPublic(
+        customer_id=customer_id,
+        events=[
+            EventPublic(
+                event_id=str(r.envelope.id), type=r.envelope.type, schema_version=r.envelope.schema_version,
+                version=r.version, occurred_at=r.envelope.time, correlation_id=r.envelope.correlation_id,
+                causation_id=r.envelope.causation_id, data=r.envelope.data,
+            )
+            for r in recorded
+        ],
+    )
+
+
+@router.put("/customers/{customer_id}/contact-details", response_model=CustomerPublic,
+            responses=problem_responses(412), summary="Replace contact details")
+async def change_contact_details(
+    customer_id: str, command: commands.ChangeContactDetails, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    async def change(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await registration.change_contact_details(conn, customer_id, command, expected))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, change)
+
+
+@router.post("/customers/{customer_id}/contact-points/{contact_point_id}/bounces",
+             response_model=CustomerPublic, responses=problem_responses(412),
+             summary="Report that mail, e-mail or SMS to a contact point bounced")
+async def mark_contact_point_bounced(
+    customer_id: str, contact_point_id: str, body: BounceReport, request: Request,
+    principal: Writer, key: IdempotencyKey, expected: ExpectedVersion,
+    registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    command = commands.MarkContactPointBounced(contact_point_id=contact_point_id, reason=body.reason)
+
+    async def bounce(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await registration.mark_contact_point_bounced(conn, customer_id, command, expected))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, bounce)
+
+
+@router.post("/customers/{customer_id}/contact-points/{contact_point_id}/verifications",
+             response_model=CustomerPublic, responses=problem_responses(412),
+             summary="Record that a contact point was confirmed to reach the customer")
+async def mark_contact_point_verified(
+    customer_id: str, contact_point_id: str, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    command = commands.MarkContactPointVerified(contact_point_id=contact_point_id)
+
+    async def verify(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await registration.mark_contact_point_verified(conn, customer_id, command, expected))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, verify)
+
+
+@router.post("/customers/{customer_id}/coverages", status_code=201, response_model=CoverageCreatedPublic,
+             responses=problem_responses(412), summary="Add an insurance, program or employer coverage")
+async def add_coverage(
+    customer_id: str, command: commands.AddCoverage, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    async def add(conn: asyncpg.Connection) -> IdempotentResult:
+        customer, coverage_id = await registration.add_coverage(conn, customer_id, command, expected)
+        body = CoverageCreatedPublic(coverage_id=coverage_id, customer=CustomerPublic.of(customer))
+        return IdempotentResult(
+            201, body.model_dump(mode="json"),
+            {**_etag(customer), "Location": f"/v1/customers/{customer_id}/coverages/{coverage_id}"},
+        )
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, add)
+
+
+@router.put("/customers/{customer_id}/coverages/{coverage_id}", response_model=CustomerPublic,
+            responses=problem_responses(412), summary="Change a coverage's terms")
+async def change_coverage(
+    customer_id: str, coverage_id: str, terms: CoverageTerms, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    command = commands.ChangeCoverage(coverage_id=coverage_id, terms=terms)
+
+    async def change(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await registration.change_coverage(conn, customer_id, command, expected))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, change)
+
+
+@router.post("/customers/{customer_id}/coverages/{coverage_id}/end", response_model=CustomerPublic,
+             responses=problem_responses(412), summary="End a coverage")
+async def end_coverage(
+    customer_id: str, coverage_id: str, body: CoverageEnding, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    command = commands.EndCoverage(coverage_id=coverage_id, ended_on=body.ended_on, reason=body.reason)
+
+    async def end(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await registration.end_coverage(conn, customer_id, command, expected))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, end)
+
+
+@router.post("/customers/{customer_id}/program-enrolments", status_code=201,
+             response_model=ProgramEnrolmentCreatedPublic, responses=problem_responses(412),
+             summary="Enrol the customer in a payment program")
+async def enrol_in_program(
+    customer_id: str, command: commands.EnrolInProgram, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    async def enrol(conn: asyncpg.Connection) -> IdempotentResult:
+        customer, enrolment_id = await registration.enrol_in_program(conn, customer_id, command, expected)
+        body = ProgramEnrolmentCreatedPublic(enrolment_id=enrolment_id, customer=CustomerPublic.of(customer))
+        return IdempotentResult(201, body.model_dump(mode="json"), _etag(customer))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, enrol)
+
+
+@router.post("/customers/{customer_id}/special-concerns", response_model=CustomerPublic,
+             responses=problem_responses(412), summary="Note a special concern or raise/clear flags")
+async def note_special_concern(
+    customer_id: str, command: commands.NoteSpecialConcern, request: Request, principal: Writer,
+    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+) -> JSONResponse:
+    async def note(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await registration.note_special_concern(conn, customer_id, command, expected))
+
+    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, note)

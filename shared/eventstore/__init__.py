@@ -5,6 +5,7 @@ from shared.eventstore.model import (
     EventStore,
     GlobalPosition,
     RecordedEvent,
+    retry_on_conflict,
 )
 from shared.eventstore.postgres import PostgresEventStore
 
@@ -14,4 +15,5 @@ __all__ = [
     "GlobalPosition",
     "PostgresEventStore",
     "RecordedEvent",
+    "retry_on_conflict",
 ]

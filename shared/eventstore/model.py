@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from shared.envelope import EventEnvelope
+
+T = TypeVar("T")
 
 
 class ConcurrencyConflict(Exception):
@@ -66,3 +68,18 @@ class EventStore(Protocol):
     def iterate_all(
         self, after: GlobalPosition = GlobalPosition.START, batch_size: int = 1000
     ) -> AsyncIterator[list[RecordedEvent]]: ...
+
+
+async def retry_on_conflict(
+    attempt: Callable[[], Awaitable[T]], *, attempts: int = 3
+) -> T:
+    """Run ``attempt`` again (each time in a new transaction) while a concurrent writer got to the
+    stream first. For callers that did not pin a version (no If-Match): re-deciding on the fresh
+    state is what they asked for."""
+    for remaining in range(attempts - 1, -1, -1):
+        try:
+            return await attempt()
+        except ConcurrencyConflict:
+            if remaining == 0:
+                raise
+    raise AssertionError("unreachable")

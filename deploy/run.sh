@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Serve every service of the platform in the foreground until Ctrl-C; `make run` calls this after
+# `deploy/infra.sh up`. Each service runs as `python -m services.<name>` on its own port, with its
+# relay and consumers, against its own database. Logs are JSON lines in .run/logs/<service>.log.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="$ROOT/.venv/bin/python"
+LOGS="$ROOT/.run/logs"
+mkdir -p "$LOGS"
+
+# name:port — the services that exist; each reads <NAME>_* settings (see README).
+SERVICES=("registration:8001")
+
+pids=()
+stop_all() {
+    trap - INT TERM EXIT
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait || true
+    echo "all services stopped"
+}
+trap stop_all INT TERM EXIT
+
+for entry in "${SERVICES[@]}"; do
+    name="${entry%%:*}"
+    port="${entry##*:}"
+    port_variable="$(echo "$name" | tr '[:lower:]' '[:upper:]')_HTTP_PORT"
+    export "$port_variable=${!port_variable:-$port}"
+    (cd "$ROOT" && exec "$PYTHON" -m "services.$name") >>"$LOGS/$name.log" 2>&1 &
+    pids+=("$!")
+done
+
+# Wait until each answers its readiness probe (database and Kafka reachable), with a deadline.
+for entry in "${SERVICES[@]}"; do
+    name="${entry%%:*}"
+    port_variable="$(echo "$name" | tr '[:lower:]' '[:upper:]')_HTTP_PORT"
+    port="${!port_variable}"
+    deadline=$((SECONDS + 60))
+    until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do
+        if ((SECONDS > deadline)); then
+            echo "$name did not become ready; last log lines:" >&2
+            tail -n 20 "$LOGS/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+    echo "$name  ready  API docs: http://127.0.0.1:$port/docs   OpenAPI: http://127.0.0.1:$port/openapi.json"
+done
+
+echo "development token: Authorization: Bearer dev-token-change-me"
+echo "logs: .run/logs/   Ctrl-C stops the services (deploy/infra.sh down stops PostgreSQL and Kafka)"
+wait -n "${pids[@]}"
+echo "a service exited; see .run/logs/" >&2
+exit 1

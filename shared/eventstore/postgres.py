@@ -58,12 +58,12 @@ SELECT {_COLUMNS}
 FROM events
 WHERE (xid, position) > ($1::text::xid8, $2::bigint)
   AND xid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY xid, position
+ORDER BY events.xid, events.position  -- qualified: a bare "xid" would mean the text column above
 LIMIT $3
 """
 
 _READ_STREAM = f"""
-SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version
+SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY events.version
 """
 
 

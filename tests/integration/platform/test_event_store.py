@@ -169,3 +169,26 @@ async def test_tailing_reader_sees_every_committed_event_once_under_concurrent_w
     assert set(seen) == committed
     for stream_versions in versions.values():
         assert stream_versions == list(range(1, len(stream_versions) + 1))
+
+
+async def test_global_order_is_numeric_by_transaction_id_across_digit_boundaries(
+    store: PostgresEventStore, schema_pool: asyncpg.Pool
+) -> None:
+    """Transaction 99 comes before transaction 100 (as numbers, not as text), also when a batch
+    boundary falls between them."""
+    for xid, n in ((100, 2), (99, 1), (1000, 3)):
+        await schema_pool.execute(
+            """INSERT INTO events (xid, stream_id, version, event_id, event_type, schema_version,
+                                   subject, occurred_at, data)
+               VALUES ($1::text::xid8, $2, 1, $3, 'billing.test.Happened', 1, 'c', now(), $4::jsonb)""",
+            str(xid), f"s-{xid}", uuid.uuid4(), f'{{"n": {n}}}',
+        )
+
+    one_by_one: list[int] = []
+    cursor = GlobalPosition.START
+    while batch := await store.read_all(cursor, limit=1):
+        one_by_one.append(batch[0].envelope.data["n"])
+        cursor = batch[0].global_position
+
+    assert [r.envelope.data["n"] for r in await store.read_all()] == [1, 2, 3]
+    assert one_by_one == [1, 2, 3]

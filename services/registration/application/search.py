@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, ClassVar
 
 import asyncpg
 
@@ -24,79 +28,118 @@ from services.registration.domain.events import (
     SpecialConcernNoted,
 )
 from shared.envelope import EventEnvelope
+from shared.events import DomainEvent
+
+@dataclass
+class SearchRow:
+    """One customer as search sees them."""
+
+    customer_id: str
+    display_name: str
+    sort_name: str
+    date_of_birth: date | None
+    emails: list[str]
+    phones: list[str]
+    flags: list[str]
+    coverages: dict[str, dict[str, Any]]
+    events_applied: int
+    last_event_id: uuid.UUID
+    updated_at: datetime
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "customer_id", "display_name", "sort_name", "date_of_birth", "emails", "phones", "member_ids",
+        "flags", "coverages", "active_coverages", "events_applied", "last_event_id", "updated_at",
+    )
+
+    def record(self) -> tuple[Any, ...]:
+        return (
+            self.customer_id, self.display_name, self.sort_name, self.date_of_birth, self.emails,
+            self.phones, sorted({c["member_id"] for c in self.coverages.values()}), self.flags,
+            json.dumps(self.coverages, sort_keys=True),
+            sum(1 for c in self.coverages.values() if not c["ended"]),
+            self.events_applied, self.last_event_id, self.updated_at,
+        )
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> SearchRow:
+        return cls(
+            customer_id=record["customer_id"], display_name=record["display_name"],
+            sort_name=record["sort_name"], date_of_birth=record["date_of_birth"],
+            emails=list(record["emails"]), phones=list(record["phones"]), flags=list(record["flags"]),
+            coverages=json.loads(record["coverages"]), events_applied=record["events_applied"],
+            last_event_id=record["last_event_id"], updated_at=record["updated_at"],
+        )
+
 
 def _contact_columns(contact: ContactDetails) -> tuple[list[str], list[str]]:
     return sorted({e.address.lower() for e in contact.emails}), sorted({p.number for p in contact.phones})
 
 
+def evolve(row: SearchRow | None, event: DomainEvent, envelope: EventEnvelope) -> SearchRow | None:
+    """The search row after ``event``: the one fold used live and when rebuilding."""
+    if isinstance(event, CustomerRegistered):
+        if event.kind is CustomerKind.PERSON and event.person_name:
+            display = f"{event.person_name.given} {event.person_name.family}"
+            sort_name = f"{event.person_name.family} {event.person_name.given}".lower()
+        else:
+            display = event.organisation_name or ""
+            sort_name = display.lower()
+        emails, phones = _contact_columns(event.contact)
+        row = SearchRow(
+            customer_id=event.customer_id, display_name=display, sort_name=sort_name,
+            date_of_birth=event.date_of_birth, emails=emails, phones=phones,
+            flags=sorted(f.value for f in event.flags), coverages={}, events_applied=0,
+            last_event_id=envelope.id, updated_at=envelope.time,
+        )
+    elif row is None:
+        return None  # an event of a customer registered before this model's history began
+    elif isinstance(event, ContactDetailsChanged):
+        row.emails, row.phones = _contact_columns(event.contact)
+    elif isinstance(event, (CoverageAdded, CoverageChanged)):
+        ended = row.coverages.get(event.coverage_id, {}).get("ended", False)
+        row.coverages[event.coverage_id] = {"member_id": event.terms.member_id, "ended": ended}
+    elif isinstance(event, CoverageEnded) and event.coverage_id in row.coverages:
+        row.coverages[event.coverage_id]["ended"] = True
+    elif isinstance(event, SpecialConcernNoted):
+        cleared = {f.value for f in event.flags_cleared}
+        row.flags = sorted((set(row.flags) | {f.value for f in event.flags_raised}) - cleared)
+    row.events_applied += 1
+    row.last_event_id = envelope.id
+    row.updated_at = envelope.time
+    return row
+
+
+_UPSERT = f"""
+INSERT INTO customer_search ({", ".join(SearchRow.COLUMNS)})
+VALUES ({", ".join(f"${i}" for i in range(1, len(SearchRow.COLUMNS) + 1))})
+ON CONFLICT (customer_id) DO UPDATE SET
+{", ".join(f"{c} = EXCLUDED.{c}" for c in SearchRow.COLUMNS[1:])}
+"""
+
+
 class CustomerSearchProjection:
     name = "customer-search"
-    tables = ("customer_search", "customer_search_coverages")
+    tables = ("customer_search",)
     event_types = frozenset(event.event_type for event in REGISTRATION_EVENTS)
 
     async def apply(self, conn: asyncpg.Connection, envelope: EventEnvelope) -> None:
         event = REGISTRATION_EVENTS.decode(envelope.type, envelope.data)  # validates first
-        if isinstance(event, CustomerRegistered):
-            if event.kind is CustomerKind.PERSON and event.person_name:
-                display = f"{event.person_name.given} {event.person_name.family}"
-                sort_name = f"{event.person_name.family} {event.person_name.given}".lower()
-            else:
-                display = event.organisation_name or ""
-                sort_name = display.lower()
-            emails, phones = _contact_columns(event.contact)
-            await conn.execute(
-                """INSERT INTO customer_search (customer_id, display_name, sort_name, date_of_birth,
-                       emails, phones, flags, events_applied, last_event_id, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)""",
-                event.customer_id, display, sort_name, event.date_of_birth, emails, phones,
-                sorted(event.flags), envelope.id, envelope.time,
-            )
-            return
-        if isinstance(event, ContactDetailsChanged):
-            emails, phones = _contact_columns(event.contact)
-            await conn.execute(
-                "UPDATE customer_search SET emails = $2, phones = $3 WHERE customer_id = $1",
-                event.customer_id, emails, phones,
-            )
-        elif isinstance(event, (CoverageAdded, CoverageChanged)):
-            await conn.execute(
-                """INSERT INTO customer_search_coverages (customer_id, coverage_id, member_id)
-                   VALUES ($1, $2, $3)
-                   ON CONFLICT (customer_id, coverage_id) DO UPDATE SET member_id = EXCLUDED.member_id""",
-                event.customer_id, event.coverage_id, event.terms.member_id,
-            )
-            await self._refresh_coverages(conn, event.customer_id)
-        elif isinstance(event, CoverageEnded):
-            await conn.execute(
-                "UPDATE customer_search_coverages SET ended = true WHERE customer_id = $1 AND coverage_id = $2",
-                event.customer_id, event.coverage_id,
-            )
-            await self._refresh_coverages(conn, event.customer_id)
-        elif isinstance(event, SpecialConcernNoted):
-            await conn.execute(
-                """UPDATE customer_search SET flags = ARRAY(
-                       SELECT DISTINCT f FROM unnest(flags || $2::text[]) AS f
-                       WHERE f <> ALL($3::text[]) ORDER BY f)
-                   WHERE customer_id = $1""",
-                event.customer_id, [f.value for f in event.flags_raised], [f.value for f in event.flags_cleared],
-            )
-        await conn.execute(
-            """UPDATE customer_search SET events_applied = events_applied + 1, last_event_id = $2,
-                   updated_at = $3
-               WHERE customer_id = $1""",
-            envelope.subject, envelope.id, envelope.time,
-        )
+        stored = await conn.fetchrow("SELECT * FROM customer_search WHERE customer_id = $1", envelope.subject)
+        row = evolve(SearchRow.from_record(stored) if stored else None, event, envelope)
+        if row is not None:
+            await conn.execute(_UPSERT, *row.record())
 
-    @staticmethod
-    async def _refresh_coverages(conn: asyncpg.Connection, customer_id: str) -> None:
-        await conn.execute(
-            """UPDATE customer_search SET
-                   member_ids = ARRAY(SELECT DISTINCT member_id FROM customer_search_coverages
-                                      WHERE customer_id = $1 ORDER BY member_id),
-                   active_coverages = (SELECT count(*) FROM customer_search_coverages
-                                       WHERE customer_id = $1 AND NOT ended)
-               WHERE customer_id = $1""",
-            customer_id,
+    async def rebuild_in_bulk(self, conn: asyncpg.Connection, batches: AsyncIterator[list[EventEnvelope]]) -> None:
+        """Fold the whole history in memory and write the rows with one COPY."""
+        rows: dict[str, SearchRow] = {}
+        async for batch in batches:
+            for envelope in batch:
+                event = REGISTRATION_EVENTS.decode(envelope.type, envelope.data)
+                row = evolve(rows.get(envelope.subject), event, envelope)
+                if row is not None:
+                    rows[envelope.subject] = row
+        await conn.copy_records_to_table(
+            "customer_search", records=[row.record() for row in rows.values()], columns=SearchRow.COLUMNS
         )
 
 

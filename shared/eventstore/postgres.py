@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from shared.envelope import EventEnvelope
 from shared.eventstore.model import ConcurrencyConflict, GlobalPosition, RecordedEvent
@@ -79,7 +79,7 @@ def _record(row: asyncpg.Record, source: str) -> RecordedEvent:
             subject=row["subject"],
             time=row["occurred_at"],
             schema_version=row["schema_version"],
-            data=json.loads(row["data"]),
+            data=orjson.loads(row["data"]),  # 3-4x faster than json: replay is bound by it
             correlation_id=row["correlation_id"],
             causation_id=row["causation_id"],
         ),
@@ -121,7 +121,7 @@ class PostgresEventStore:
             [e.time for e in events],
             [e.correlation_id for e in events],
             [e.causation_id for e in events],
-            [json.dumps(e.data, separators=(",", ":")) for e in events],
+            [orjson.dumps(e.data).decode() for e in events],
             self.notify_channel,
         )
         if connection is not None:

@@ -17,6 +17,7 @@ from services.registration.api.schemas import (
     BounceReport,
     CoverageCreatedPublic,
     CoverageEnding,
+    CoverageTermsChange,
     CustomerPublic,
     CustomersPublic,
     EventHistoryPublic,
@@ -27,7 +28,6 @@ from services.registration.application.handlers import Registration
 from services.registration.application.search import SearchQuery, search_customers
 from services.registration.domain import commands
 from services.registration.domain.customer import Customer
-from services.registration.domain.events import CoverageTerms
 from shared.eventstore import retry_on_conflict
 from shared.http.auth import Principal, require_scopes
 from shared.http.idempotency import IdempotencyKey, IdempotentResult, request_fingerprint, run_idempotently
@@ -180,7 +180,9 @@ async def mark_contact_point_bounced(
     principal: Writer, key: IdempotencyKey, expected: ExpectedVersion,
     registration: RegistrationDep, pool: PoolDep,
 ) -> JSONResponse:
-    command = commands.MarkContactPointBounced(contact_point_id=contact_point_id, reason=body.reason)
+    command = commands.MarkContactPointBounced(
+        contact_point_id=contact_point_id, reason=body.reason, channel=body.channel
+    )
 
     async def bounce(conn: asyncpg.Connection) -> IdempotentResult:
         return _customer_result(await registration.mark_contact_point_bounced(conn, customer_id, command, expected))
@@ -223,10 +225,10 @@ async def add_coverage(
 @router.put("/customers/{customer_id}/coverages/{coverage_id}", response_model=CustomerPublic,
             responses=problem_responses(412), summary="Change a coverage's terms")
 async def change_coverage(
-    customer_id: str, coverage_id: str, terms: CoverageTerms, request: Request, principal: Writer,
+    customer_id: str, coverage_id: str, body: CoverageTermsChange, request: Request, principal: Writer,
     key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
 ) -> JSONResponse:
-    command = commands.ChangeCoverage(coverage_id=coverage_id, terms=terms)
+    command = commands.ChangeCoverage(coverage_id=coverage_id, terms=body.terms)
 
     async def change(conn: asyncpg.Connection) -> IdempotentResult:
         return _customer_result(await registration.change_coverage(conn, customer_id, command, expected))

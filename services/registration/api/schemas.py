@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.registration.domain.customer import ContactPointStatus, Customer
 from services.registration.domain.events import (
+    Channel,
     ConcernFlag,
     ContactDetails,
     CoverageTerms,
@@ -122,6 +123,12 @@ class ProgramEnrolmentCreatedPublic(BaseModel):
 class BounceReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500, examples=["550 mailbox unavailable"])
+    channel: Channel | None = Field(default=None, description="sms or phone, for a phone number")
+
+
+class CoverageTermsChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    terms: CoverageTerms
 
 
 class CoverageEnding(BaseModel):

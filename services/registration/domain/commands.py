@@ -9,7 +9,7 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.registration.domain.events import (
     Channel,
@@ -92,8 +92,8 @@ class ContactDetailsInput(Command):
 
 class RegisterCustomer(Command):
     kind: CustomerKind
-    person_name: PersonName | None = None
-    organisation_name: str | None = Field(default=None, min_length=1)
+    person_name: PersonName | None = Field(default=None, validate_default=True)
+    organisation_name: str | None = Field(default=None, min_length=1, validate_default=True)
     date_of_birth: date | None = None
     contact: ContactDetailsInput
     concern_notes: list[str] = []
@@ -103,13 +103,20 @@ class RegisterCustomer(Command):
         description="Register even though a likely duplicate was reported for this request",
     )
 
-    @model_validator(mode="after")
-    def _named_for_its_kind(self) -> RegisterCustomer:
-        if self.kind is CustomerKind.PERSON and self.person_name is None:
-            raise ValueError("person_name is required for a person")
-        if self.kind is CustomerKind.ORGANISATION and not self.organisation_name:
-            raise ValueError("organisation_name is required for an organisation")
-        return self
+    # field validators (not a model validator) so a refusal names the missing field
+    @field_validator("person_name")
+    @classmethod
+    def _person_is_named(cls, value: PersonName | None, info: ValidationInfo) -> PersonName | None:
+        if info.data.get("kind") is CustomerKind.PERSON and value is None:
+            raise ValueError("is required for a person")
+        return value
+
+    @field_validator("organisation_name")
+    @classmethod
+    def _organisation_is_named(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") is CustomerKind.ORGANISATION and not value:
+            raise ValueError("is required for an organisation")
+        return value
 
 
 class ChangeContactDetails(Command):
@@ -118,6 +125,9 @@ class ChangeContactDetails(Command):
 
 class MarkContactPointBounced(Command):
     contact_point_id: str
+    channel: Channel | None = Field(
+        default=None, description="What bounced, when a phone takes both calls and SMS (sms or phone)"
+    )
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -108,10 +108,12 @@ def _check_reachable(contact: ContactDetails) -> None:
             "contact.preferred_channel",
             f"preferred channel {contact.preferred_channel.value} needs at least one entry in {kind}",
         )
-    if contact.preferred_channel is Channel.EMAIL and not contact.consents.email:
-        raise RuleViolated("contact.consents.email", "e-mail is preferred but not consented to")
-    if contact.preferred_channel is Channel.SMS and not contact.consents.sms:
-        raise RuleViolated("contact.consents.sms", "SMS is preferred but not consented to")
+    # Consents has one field per channel, named as the channel is
+    if not getattr(contact.consents, contact.preferred_channel.value):
+        raise RuleViolated(
+            f"contact.consents.{contact.preferred_channel.value}",
+            f"{contact.preferred_channel.value} is preferred but not consented to",
+        )
 
 
 @dataclass
@@ -120,9 +122,14 @@ class Coverage:
     terms: CoverageTerms
     ended_on: date | None = None
 
-    def active_on(self, day: date) -> bool:
+    @property
+    def last_day(self) -> date | None:
+        """The last day covered: the earlier of the agreed end and the day it was ended."""
         ends = [d for d in (self.terms.effective_to, self.ended_on) if d is not None]
-        return self.terms.effective_from <= day and (not ends or day <= min(ends))
+        return min(ends) if ends else None
+
+    def active_on(self, day: date) -> bool:
+        return self.terms.effective_from <= day and (self.last_day is None or day <= self.last_day)
 
     @property
     def is_ended(self) -> bool:
@@ -244,6 +251,10 @@ class Customer:
 
     def mark_contact_point_bounced(self, command: MarkContactPointBounced, *, now: datetime) -> list[DomainEvent]:
         channel = self._channel_of(command.contact_point_id)
+        if command.channel is not None:
+            if {channel, command.channel} not in ({Channel.PHONE}, {Channel.PHONE, Channel.SMS}, {channel}):
+                raise RuleViolated("channel", f"{command.contact_point_id} is not reached by {command.channel.value}")
+            channel = command.channel
         if self.contact_status[command.contact_point_id] is ContactPointStatus.BOUNCED:
             return []
         return [
@@ -297,8 +308,12 @@ class Customer:
     def enrol_in_program(self, command: EnrolInProgram, *, enrolment_id: str, now: datetime) -> list[DomainEvent]:
         if command.enrolled_to and command.enrolled_to < command.enrolled_from:
             raise RuleViolated("enrolled_to", "is before enrolled_from")
+        new_end = command.enrolled_to or date.max
         for enrolment in self.programs.values():
-            overlaps = enrolment.enrolled_to is None or enrolment.enrolled_to >= command.enrolled_from
+            overlaps = (
+                enrolment.enrolled_from <= new_end
+                and command.enrolled_from <= (enrolment.enrolled_to or date.max)
+            )
             if enrolment.program_id == command.program_id and overlaps:
                 raise RuleViolated("program_id", f"already enrolled in {command.program_id} ({enrolment.enrolment_id})")
         return [
@@ -350,9 +365,10 @@ class Customer:
         if terms.effective_to and terms.effective_to < terms.effective_from:
             raise RuleViolated("terms.effective_to", "is before effective_from")
         for other in self.coverages.values():
-            if other.coverage_id == replacing or other.is_ended or other.terms.priority != terms.priority:
+            if other.coverage_id == replacing or other.terms.priority != terms.priority:
                 continue
-            other_end = other.terms.effective_to or date.max
+            # an ended coverage still holds its priority up to the day it was ended
+            other_end = other.last_day or date.max
             new_end = terms.effective_to or date.max
             if other.terms.effective_from <= new_end and terms.effective_from <= other_end:
                 raise RuleViolated(

@@ -1,0 +1,104 @@
+"""The registration app, built by its own bootstrap, against the real PostgreSQL and Kafka.
+
+One app per test module: its own schema in the test database (named in the DSN, which asyncpg
+turns into the connection's search_path) and its own search consumer group. The relay publishes
+to the shared registration.events topic, which keeps every earlier run's events, so the group is
+made to start at the topic's current end and each test finds its customers by unique names."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+
+from services.registration.domain.events import TOPIC
+from services.registration.main import create_app
+from services.registration.settings import RegistrationSettings
+from shared.clock import FixedClock
+from shared.http.auth import TokenGrant
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+WRITER_TOKEN = "crm-token-for-tests"
+READER_TOKEN = "portal-token-for-tests"
+READ, WRITE = "registration:read", "registration:write"
+
+
+@dataclass(frozen=True)
+class RunningService:
+    """The running registration app as a test drives it: its HTTP client and its own schema."""
+
+    api: httpx.AsyncClient
+    app: FastAPI
+    schema: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The app's own pool, to check what it stored."""
+        return self.app.state.pool
+
+
+async def _execute(database_url: str, statement: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Commit the topic's end offsets for ``group_id``, as an operator does with
+    kafka-consumer-groups --reset-offsets --to-latest, so the group skips earlier runs' events."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert description["error_code"] == 0, f"no topic {topic}; run deploy/infra.sh up"
+    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        committer.assign(partitions)
+        await committer.commit(await committer.end_offsets(partitions))
+    finally:
+        await committer.stop()
+
+
+@pytest.fixture(scope="module")
+async def service(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningService]:
+    run = uuid.uuid4().hex[:12]
+    schema = f"registration_api_{run}"
+    group_id = f"registration.search-projection.test-{run}"
+    await _execute(database_url, f'CREATE SCHEMA "{schema}"')
+    try:
+        await _start_group_at_end(kafka_bootstrap, group_id, TOPIC)
+        settings = RegistrationSettings(
+            environment="test",
+            database_url=f"{database_url}?search_path={schema}",
+            kafka_bootstrap_servers=kafka_bootstrap,
+            search_consumer_group=group_id,
+            search_dead_letter_topic="registration.search-projection.dlq",
+            relay_poll_interval_seconds=0.2,
+            api_tokens={
+                WRITER_TOKEN: TokenGrant(system="crm", scopes=[READ, WRITE]),
+                READER_TOKEN: TokenGrant(system="patient-portal", scopes=[READ]),
+            },
+        )
+        app = create_app(settings, clock=FixedClock(NOW))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
+                yield RunningService(api=api, app=app, schema=schema)
+    finally:
+        await _execute(database_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

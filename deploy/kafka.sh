@@ -128,8 +128,10 @@ cmd_start() {
     fi
 
     log "starting broker on $BOOTSTRAP (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
+    # setsid: the broker gets a session of its own, so Ctrl-C on `make run` or the end of the shell
+    # that started it does not take it down; `deploy/kafka.sh stop` does, cleanly.
     # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
-    nohup java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    setsid nohup java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
         "-Dkafka.logs.dir=$LOG_DIR" "-Dlog4j2.configurationFile=$CONF_DIR/log4j2.properties" \
         -cp "$LIBS/*" kafka.Kafka "$PROPS" \
         >>"$LOG_DIR/kafka.out" 2>&1 </dev/null &

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Minor-unit exponents of the currencies we bill in; a currency not listed is refused rather than
 # guessed, because a wrong exponent silently multiplies every amount by ten or a hundred.
@@ -27,6 +27,13 @@ class Money(BaseModel):
 
     amount: int = Field(description="Amount in minor units of the currency, e.g. cents")
     currency: CurrencyCode
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, currency: str) -> str:
+        if currency not in MINOR_UNITS:
+            raise ValueError(f"{currency} is not a currency we bill in: its minor unit is unknown")
+        return currency
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -61,20 +68,23 @@ class Money(BaseModel):
     def allocate(self, weights: list[int]) -> list[Money]:
         """Split into parts proportional to ``weights`` that sum exactly to this amount.
 
-        Remainder cents go to the earliest parts (largest-remainder would also do; this is
-        deterministic and that is what matters for replays)."""
+        Each part is its exact share rounded down or up: the cents left over after rounding down go
+        to the parts with the largest fractions, ties to the earliest, so the split is deterministic
+        (replays agree) and a part with no weight gets nothing."""
         if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
             raise ValueError("weights must be non-negative and not all zero")
         total = sum(weights)
         sign = -1 if self.amount < 0 else 1
         magnitude = abs(self.amount)
-        parts = [magnitude * w // total for w in weights]
-        for i in range(magnitude - sum(parts)):
-            parts[i % len(parts)] += 1
+        shares = [divmod(magnitude * w, total) for w in weights]  # (whole cents, fraction * total)
+        parts = [whole for whole, _ in shares]
+        largest_fractions_first = sorted(range(len(weights)), key=lambda i: -shares[i][1])
+        for i in largest_fractions_first[: magnitude - sum(parts)]:
+            parts[i] += 1
         return [Money(amount=sign * p, currency=self.currency) for p in parts]
 
     def format(self) -> str:
-        exponent = MINOR_UNITS.get(self.currency, 2)
+        exponent = MINOR_UNITS[self.currency]
         sign = "-" if self.amount < 0 else ""
         whole, frac = divmod(abs(self.amount), 10**exponent)
         return f"{sign}{whole}.{frac:0{exponent}d} {self.currency}" if exponent else f"{sign}{whole} {self.currency}"

@@ -131,7 +131,9 @@ async def rebuild_from_kafka(
     0 up to the end offsets seen at the start, in one transaction.
 
     The live consumer of the same name may keep running: it waits on the tables' lock, and the
-    events it then receives are already in the rebuilt inbox, so they change nothing."""
+    events it then receives are already in the rebuilt inbox, so they change nothing.
+
+    The consumer's whole inbox is rebuilt, so a consumer group feeds exactly one projection."""
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=None,
@@ -151,7 +153,10 @@ async def rebuild_from_kafka(
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
         end_offsets = await reader.end_offsets(partitions)
-        remaining = {tp for tp in partitions if end_offsets[tp] > 0}
+        # Compared with the reader's position, not with the offsets of the records it returns:
+        # a partition whose records were deleted (retention, kafka-delete-records) or that ends in
+        # a transaction marker never returns a record at end - 1, and would be waited on for ever.
+        remaining = {tp for tp in partitions if await reader.position(tp) < end_offsets[tp]}
         async with pool.acquire() as conn, conn.transaction():
             await _empty(conn, projection)
             await conn.execute("DELETE FROM inbox WHERE consumer = $1", consumer_name)
@@ -183,8 +188,7 @@ async def rebuild_from_kafka(
                                 "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
                                 consumer_name, envelope.id,
                             )
-                    if records and records[-1].offset >= end_offsets[tp] - 1:
-                        remaining.discard(tp)
+                remaining = {tp for tp in remaining if await reader.position(tp) < end_offsets[tp]}
     finally:
         await reader.stop()
     return total

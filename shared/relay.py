@@ -20,6 +20,8 @@ from shared.eventstore.postgres import PostgresCheckpoints, PostgresEventStore
 
 log = logging.getLogger(__name__)
 
+_REREAD_AFTER_NOTIFY = 0.05  # seconds; doubles on each empty read up to the poll interval
+
 
 class OutboxRelay:
     def __init__(
@@ -70,10 +72,18 @@ class OutboxRelay:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
+    async def _woken_within(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
     async def run(self) -> None:
         """Publish until cancelled; errors are logged and retried with backoff, never skipped."""
         listener: asyncpg.Connection | None = None
         backoff = 0.5
+        wait = self.poll_interval
         try:
             while True:
                 try:
@@ -81,12 +91,15 @@ class OutboxRelay:
                         listener = await self.store.pool.acquire()
                         await listener.add_listener(self.store.notify_channel, self._notified)
                     self._wake.clear()
-                    await self.publish_pending()
+                    published = await self.publish_pending()
                     backoff = 0.5
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                    except asyncio.TimeoutError:
-                        pass
+                    # A NOTIFY arrives at commit, but the store hands the event out only once every
+                    # older transaction on the server has ended, and their ends are not notified.
+                    # So after a notification look again soon, then less and less often.
+                    if await self._woken_within(wait):
+                        wait = min(_REREAD_AFTER_NOTIFY, self.poll_interval)
+                    elif not published:
+                        wait = min(wait * 2, self.poll_interval)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -52,7 +52,9 @@ _COLUMNS = """position, xid::text AS xid, stream_id, version, event_id, event_ty
               subject, occurred_at, correlation_id, causation_id, data::text AS data"""
 
 # Only rows of transactions below the snapshot's xmin: those have all finished, so no row can
-# still appear before the cursor. See the migration for the full argument.
+# still appear before the cursor. See the migration for the full argument. The price: xids are
+# server-wide, so a long-open writing transaction in any database of the server holds back every
+# reader (relays, projections) until it ends. Keep transactions short.
 _READ_ALL = f"""
 SELECT {_COLUMNS}
 FROM events

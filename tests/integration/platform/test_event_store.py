@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 import asyncpg
 import pytest
 
 from shared.envelope import EventEnvelope
-from shared.eventstore import ConcurrencyConflict, GlobalPosition, PostgresEventStore
+from shared.eventstore import ConcurrencyConflict, GlobalPosition, PostgresEventStore, RecordedEvent
+from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +46,9 @@ async def test_appended_events_read_back_in_stream_order(store: PostgresEventSto
     assert await store.stream_version("s-1") == 3
 
 
-async def test_stale_expected_version_is_refused_and_writes_nothing(store: PostgresEventStore) -> None:
+async def test_stale_expected_version_is_refused_and_writes_nothing(
+    store: PostgresEventStore, readable: Callable[[int], Awaitable[None]]
+) -> None:
     await store.append("s-1", 0, [an_event(n=1)])
 
     with pytest.raises(ConcurrencyConflict):
@@ -53,6 +57,7 @@ async def test_stale_expected_version_is_refused_and_writes_nothing(store: Postg
         await store.append("s-1", 5, [an_event(n=4)])
 
     assert [r.envelope.data["n"] for r in await store.read_stream("s-1")] == [1]
+    await readable(1)
     assert len(await store.read_all()) == 1
 
 
@@ -104,10 +109,16 @@ async def test_global_reader_never_skips_an_event_that_commits_late(
     assert ours_seen == []  # position 1 might still commit: nothing is safe to hand out yet
 
     naive_after = await _naive_read(schema_pool, after=naive_seen[-1][0])
-    ours_after = await store.read_all(GlobalPosition.START)
+    # handed out once every older transaction on the server has ended (other tests may share it)
+    ours_after = await eventually(lambda: _all_of(store, 2), message="both events readable")
 
     assert naive_after == []  # the naive cursor lost position 1
     assert sorted(r.envelope.data["n"] for r in ours_after) == [1, 2]
+
+
+async def _all_of(store: PostgresEventStore, count: int) -> list[RecordedEvent]:
+    events = await store.read_all(GlobalPosition.START)
+    return events if len(events) >= count else []
 
 
 async def _naive_read(pool: asyncpg.Pool, after: int) -> list[tuple[int, int]]:
@@ -156,14 +167,14 @@ async def test_tailing_reader_sees_every_committed_event_once_under_concurrent_w
                 seen.append(recorded.envelope.id)
                 versions.setdefault(recorded.stream_id, []).append(recorded.version)
                 cursor = recorded.global_position
-            if finished and not await store.read_all(cursor, 1):
+            if finished and len(seen) >= len(committed):
                 return
             await asyncio.sleep(0.001)
 
     reader = asyncio.create_task(tail())
     await asyncio.gather(*(writer(i) for i in range(8)))
     writers_done.set()
-    await asyncio.wait_for(reader, 30)
+    await asyncio.wait_for(reader, 60)
 
     assert len(seen) == len(set(seen))
     assert set(seen) == committed

@@ -7,7 +7,13 @@ Every producer and consumer of the platform is built here so no service gets tho
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+
+log = logging.getLogger(__name__)
 
 
 def reliable_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
@@ -38,3 +44,22 @@ def reliable_consumer(
         isolation_level="read_committed",
         max_poll_records=500,
     )
+
+
+async def start_reliable_producer(
+    bootstrap_servers: str, *, client_id: str, wait_for_broker_seconds: float = 60.0
+) -> AIOKafkaProducer:
+    """A started reliable producer. Services and the broker are often started together, so an
+    unreachable broker is retried until the deadline rather than failing the first attempt."""
+    deadline = asyncio.get_running_loop().time() + wait_for_broker_seconds
+    while True:
+        producer = reliable_producer(bootstrap_servers, client_id=client_id)
+        try:
+            await producer.start()
+            return producer
+        except KafkaConnectionError:
+            await producer.stop()
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("Kafka at %s not reachable yet; retrying", bootstrap_servers)
+            await asyncio.sleep(1.0)

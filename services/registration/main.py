@@ -27,7 +27,7 @@ from shared.eventstore import PostgresEventStore
 from shared.http.app import create_service_app
 from shared.http.health import kafka_client_check, postgres_check, readiness_of
 from shared.http.metrics import PlatformMetrics
-from shared.kafka import reliable_producer
+from shared.kafka import start_reliable_producer
 from shared.relay import OutboxRelay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,7 +42,7 @@ def create_app(settings: RegistrationSettings | None = None, *, clock: Clock | N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics: PlatformMetrics = app.state.platform_metrics
         pool = await create_pool(settings.database_url, min_size=2, max_size=20)
-        producer = reliable_producer(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        producer = None
         workers: list[asyncio.Task[None]] = []
         try:
             await migrate(pool, [*platform_migrations(), *migrations_in(MIGRATIONS, "registration")])
@@ -54,7 +54,9 @@ def create_app(settings: RegistrationSettings | None = None, *, clock: Clock | N
                 identities=identities,
                 clock=clock,
             )
-            await producer.start()
+            producer = await start_reliable_producer(
+                settings.kafka_bootstrap_servers, client_id=settings.service_name
+            )
             readiness = readiness_of(app)
             readiness.add("database", postgres_check(pool))
             readiness.add("kafka", kafka_client_check(producer.client))
@@ -82,7 +84,8 @@ def create_app(settings: RegistrationSettings | None = None, *, clock: Clock | N
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            await producer.stop()
+            if producer is not None:
+                await producer.stop()
             await pool.close()
 
     app = create_service_app(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -11,42 +13,66 @@ import orjson
 from shared.envelope import EventEnvelope
 from shared.eventstore.model import ConcurrencyConflict, GlobalPosition, RecordedEvent
 
+log = logging.getLogger(__name__)
+
 # One statement per append, so an append outside a caller's transaction is a single round trip
-# and atomic by itself. The stream row is written first: that gives the transaction its xid
-# before any event row, and `last_xid < pg_current_xact_id()` refuses an append from a transaction
-# that is older than the stream's previous one, so per-stream order and global order agree.
-_APPEND_TO_NEW_STREAM = """
-WITH stream AS (
-    INSERT INTO event_streams (stream_id, version, last_xid)
-    VALUES ($1, $2::integer + cardinality($3::uuid[]), pg_current_xact_id())
-    ON CONFLICT (stream_id) DO NOTHING
-    RETURNING version
-), appended AS (
-    INSERT INTO events (stream_id, version, event_id, event_type, schema_version, subject,
-                        occurred_at, correlation_id, causation_id, data)
-    SELECT $1, $2::integer + e.ordinality, e.event_id, e.event_type, e.schema_version, e.subject,
-           e.occurred_at, e.correlation_id, e.causation_id, e.data
-    FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::timestamptz[], $8::text[],
-                $9::text[], $10::jsonb[])
-         WITH ORDINALITY AS e(event_id, event_type, schema_version, subject, occurred_at,
-                              correlation_id, causation_id, data, ordinality)
-    WHERE EXISTS (SELECT 1 FROM stream)
-    RETURNING 1
-)
-SELECT appended_count, pg_notify($11, '')::text
-FROM (SELECT count(*) AS appended_count FROM appended) AS counted
+# and atomic by itself. The expected version is checked against the stream's previous event: it
+# must exist (no gaps) and come from an older transaction than this one, so a stream's versions
+# and the global (xid, position) order always agree. A concurrent append of the same version
+# trips the (stream_id, version) unique constraint. There is no NOTIFY in here: NOTIFY takes a
+# database-wide lock from commit to the WAL flush and so serialises every appending transaction;
+# the relay is woken after the fact instead (see _WakeUp).
+_PREVIOUS_EVENT_IS_OLDER = """
+    ($2::integer = 0 OR EXISTS (
+        SELECT 1 FROM events
+        WHERE stream_id = $1 AND version = $2 AND xid < pg_current_xact_id()))
 """
 
-_APPEND_TO_EXISTING_STREAM = _APPEND_TO_NEW_STREAM.replace(
-    """    INSERT INTO event_streams (stream_id, version, last_xid)
-    VALUES ($1, $2::integer + cardinality($3::uuid[]), pg_current_xact_id())
-    ON CONFLICT (stream_id) DO NOTHING
-    RETURNING version""",
-    """    UPDATE event_streams
-    SET version = $2::integer + cardinality($3::uuid[]), last_xid = pg_current_xact_id()
-    WHERE stream_id = $1 AND version = $2 AND last_xid < pg_current_xact_id()
-    RETURNING version""",
-)
+_APPEND_ONE = f"""
+INSERT INTO events (stream_id, version, event_id, event_type, schema_version, subject,
+                    occurred_at, correlation_id, causation_id, data)
+SELECT $1, $2::integer + 1, $3, $4, $5, $6, $7, $8, $9, $10::jsonb
+WHERE {_PREVIOUS_EVENT_IS_OLDER}
+"""
+
+_APPEND_MANY = f"""
+INSERT INTO events (stream_id, version, event_id, event_type, schema_version, subject,
+                    occurred_at, correlation_id, causation_id, data)
+SELECT $1, $2::integer + e.ordinality, e.event_id, e.event_type, e.schema_version, e.subject,
+       e.occurred_at, e.correlation_id, e.causation_id, e.data
+FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::timestamptz[], $8::text[],
+            $9::text[], $10::jsonb[])
+     WITH ORDINALITY AS e(event_id, event_type, schema_version, subject, occurred_at,
+                          correlation_id, causation_id, data, ordinality)
+WHERE {_PREVIOUS_EVENT_IS_OLDER}
+"""
+
+
+class _WakeUp:
+    """Tells LISTENers (the relay) that events were appended, outside the appending transaction.
+
+    Pokes within a few milliseconds become one NOTIFY sent on a pooled connection of its own. A
+    poke from inside a caller's transaction may arrive before that commits; the relay looks again
+    shortly after any wake-up, and polls anyway, so a wake-up is never needed for correctness."""
+
+    def __init__(self, pool: asyncpg.Pool, channel: str, delay: float = 0.005) -> None:
+        self.pool = pool
+        self.channel = channel
+        self.delay = delay
+        self._pending: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        await asyncio.sleep(self.delay)
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute("SELECT pg_notify($1, '')", self.channel)
+        except Exception:  # the pool may be closing; the relay polls anyway
+            log.debug("wake-up notify on %s failed", self.channel, exc_info=True)
+
 
 _COLUMNS = """position, xid::text AS xid, stream_id, version, event_id, event_type, schema_version,
               subject, occurred_at, correlation_id, causation_id, data::text AS data"""
@@ -99,6 +125,7 @@ class PostgresEventStore:
         self.pool = pool
         self.source = source
         self.notify_channel = notify_channel
+        self._wake_up = _WakeUp(pool, notify_channel)
 
     async def append(
         self,
@@ -112,28 +139,41 @@ class PostgresEventStore:
             return expected_version
         if expected_version < 0:
             raise ValueError("expected_version cannot be negative")
-        statement = _APPEND_TO_NEW_STREAM if expected_version == 0 else _APPEND_TO_EXISTING_STREAM
-        arguments = (
-            stream_id,
-            expected_version,
-            [e.id for e in events],
-            [e.type for e in events],
-            [e.schema_version for e in events],
-            [e.subject for e in events],
-            [e.time for e in events],
-            [e.correlation_id for e in events],
-            [e.causation_id for e in events],
-            [orjson.dumps(e.data).decode() for e in events],
-            self.notify_channel,
-        )
-        if connection is not None:
-            row = await connection.fetchrow(statement, *arguments)
+        if len(events) == 1:
+            [event] = events
+            statement = _APPEND_ONE
+            arguments: tuple[Any, ...] = (
+                stream_id, expected_version, event.id, event.type, event.schema_version,
+                event.subject, event.time, event.correlation_id, event.causation_id,
+                orjson.dumps(event.data).decode(),
+            )
         else:
-            async with self.pool.acquire() as pooled:
-                row = await pooled.fetchrow(statement, *arguments)
-        assert row is not None
-        if row["appended_count"] != len(events):
+            statement = _APPEND_MANY
+            arguments = (
+                stream_id,
+                expected_version,
+                [e.id for e in events],
+                [e.type for e in events],
+                [e.schema_version for e in events],
+                [e.subject for e in events],
+                [e.time for e in events],
+                [e.correlation_id for e in events],
+                [e.causation_id for e in events],
+                [orjson.dumps(e.data).decode() for e in events],
+            )
+        try:
+            if connection is not None:
+                status = await connection.execute(statement, *arguments)
+            else:
+                async with self.pool.acquire() as pooled:
+                    status = await pooled.execute(statement, *arguments)
+        except asyncpg.UniqueViolationError as violation:
+            if violation.constraint_name == "events_stream_version":
+                raise ConcurrencyConflict(stream_id, expected_version) from None
+            raise
+        if int(status.rsplit(" ", 1)[-1]) != len(events):  # "INSERT 0 <rows>"
             raise ConcurrencyConflict(stream_id, expected_version)
+        self._wake_up.poke()
         return expected_version + len(events)
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
@@ -144,7 +184,7 @@ class PostgresEventStore:
     async def stream_version(self, stream_id: str) -> int:
         async with self.pool.acquire() as conn:
             version = await conn.fetchval(
-                "SELECT version FROM event_streams WHERE stream_id = $1", stream_id
+                "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
             )
         return int(version or 0)
 

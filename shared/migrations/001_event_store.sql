@@ -6,15 +6,12 @@
 -- "the highest position I have seen" skips rows of a slower transaction that commits later with a
 -- smaller position. Readers therefore only read rows whose transaction id is below the xmin of
 -- their snapshot: every such transaction has finished, so nothing can appear behind the cursor.
--- Writers never wait for each other (unlike a table lock), which is what keeps appends fast.
-
-CREATE TABLE event_streams (
-    stream_id   text PRIMARY KEY,
-    version     integer NOT NULL,
-    -- the transaction that last appended; the next append must come from a later transaction so
-    -- a stream's versions and the global order never disagree
-    last_xid    xid8 NOT NULL
-);
+-- Writers never wait for each other (unlike a table lock), which is what keeps appends fast. The
+-- price: transaction ids are server-wide, so a long-open writing transaction in any database of
+-- the server holds back every reader until it ends. Keep transactions short.
+--
+-- A stream's versions are checked against the stream's previous event, which must come from an
+-- older transaction: so a stream's order and the global order always agree.
 
 CREATE TABLE events (
     position        bigserial PRIMARY KEY,

@@ -108,7 +108,21 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled. A failure of the Kafka session (a rebalance that fails a
+        commit, a broker restart) restarts it with backoff: what was applied but not committed
+        comes again and the inbox absorbs it."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer %s failed; restarting in %.1fs", self.group_id, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _consume(self) -> None:
         consumer = reliable_consumer(
             self.bootstrap_servers, *self.topics, group_id=self.group_id, client_id=self.group_id
         )

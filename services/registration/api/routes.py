@@ -7,11 +7,13 @@ and without one a write that lost a race is decided again on the fresh state."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from services.registration.api.schemas import (
     BounceReport,
@@ -53,7 +55,8 @@ PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
 
 def expected_version(
     if_match: Annotated[
-        str | None, Header(description='The customer version the change is based on, e.g. "3"')
+        str | None,
+        Header(alias="If-Match", description='The customer version the change is based on, e.g. "3"'),
     ] = None,
 ) -> int | None:
     if if_match is None:
@@ -67,32 +70,67 @@ def expected_version(
         ) from None
 
 
-ExpectedVersion = Annotated[int | None, Depends(expected_version)]
-
-
 def _etag(customer: Customer) -> dict[str, str]:
     return {"ETag": f'"{customer.version}"'}
 
 
-async def _write(
-    request: Request, pool: asyncpg.Pool, principal: Principal, key: str | None, body: Any,
-    expected: int | None, operation: Callable[[asyncpg.Connection], Awaitable[IdempotentResult]],
-) -> JSONResponse:
-    async def once() -> JSONResponse:
-        outcome = await run_idempotently(
-            pool, principal=principal.system, key=key,
-            request_fingerprint=request_fingerprint(request.method, request.url.path, body),
-            operation=operation,
-        )
-        return outcome.to_response()
-
-    if expected is not None:
-        return await once()  # a pinned version is never re-decided: the caller gets 412
-    return await retry_on_conflict(once)
+def _customer_result(customer: Customer, status: int = 200, **headers: str) -> IdempotentResult:
+    return IdempotentResult(
+        status, CustomerPublic.of(customer).model_dump(mode="json"), {**_etag(customer), **headers}
+    )
 
 
-def _customer_result(customer: Customer, status: int = 200) -> IdempotentResult:
-    return IdempotentResult(status, CustomerPublic.of(customer).model_dump(mode="json"), _etag(customer))
+Operation = Callable[[asyncpg.Connection], Awaitable[IdempotentResult]]
+CustomerUpdate = Callable[[asyncpg.Connection, str, Any, int | None], Awaitable[Customer]]
+
+
+@dataclass
+class Write:
+    """One write request: who asks, under which Idempotency-Key, based on which version."""
+
+    request: Request
+    pool: asyncpg.Pool
+    principal: Principal
+    key: str | None
+    expected: int | None = None
+
+    async def run(self, body: BaseModel, operation: Operation) -> JSONResponse:
+        async def once() -> JSONResponse:
+            outcome = await run_idempotently(
+                self.pool, principal=self.principal.system, key=self.key,
+                request_fingerprint=request_fingerprint(
+                    self.request.method, self.request.url.path, body.model_dump(mode="json")
+                ),
+                operation=operation,
+            )
+            return outcome.to_response()
+
+        if self.expected is not None:
+            return await once()  # a pinned version is never re-decided: the caller gets 412
+        return await retry_on_conflict(once)
+
+    async def update(self, customer_id: str, command: BaseModel, use_case: CustomerUpdate) -> JSONResponse:
+        """Run a use case that changes the customer and answer with the customer."""
+
+        async def operation(conn: asyncpg.Connection) -> IdempotentResult:
+            return _customer_result(await use_case(conn, customer_id, command, self.expected))
+
+        return await self.run(command, operation)
+
+
+def creation(request: Request, pool: PoolDep, principal: Writer, key: IdempotencyKey) -> Write:
+    return Write(request, pool, principal, key)
+
+
+def change(
+    request: Request, pool: PoolDep, principal: Writer, key: IdempotencyKey,
+    expected: Annotated[int | None, Depends(expected_version)],
+) -> Write:
+    return Write(request, pool, principal, key, expected)
+
+
+Creation = Annotated[Write, Depends(creation)]
+Change = Annotated[Write, Depends(change)]
 
 
 @router.post(
@@ -100,18 +138,16 @@ def _customer_result(customer: Customer, status: int = 200) -> IdempotentResult:
     responses=problem_responses(409), summary="Register a customer",
 )
 async def register_customer(
-    command: commands.RegisterCustomer, request: Request, principal: Writer, key: IdempotencyKey,
-    registration: RegistrationDep, pool: PoolDep,
+    command: commands.RegisterCustomer, write: Creation, registration: RegistrationDep
 ) -> JSONResponse:
     """Registers a customer. A likely duplicate (same name and date of birth, or same e-mail) is
     refused with 409 naming the existing customers, unless `allow_possible_duplicate` is true."""
 
     async def register(conn: asyncpg.Connection) -> IdempotentResult:
         customer = await registration.register_customer(conn, command)
-        result = _customer_result(customer, 201)
-        return IdempotentResult(201, result.body, {**result.headers, "Location": f"/v1/customers/{customer.customer_id}"})
+        return _customer_result(customer, 201, Location=f"/v1/customers/{customer.customer_id}")
 
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), None, register)
+    return await write.run(command, register)
 
 
 @router.get("/customers", response_model=CustomersPublic, summary="Search customers")
@@ -163,115 +199,86 @@ async def customer_history(
 @router.put("/customers/{customer_id}/contact-details", response_model=CustomerPublic,
             responses=problem_responses(412), summary="Replace contact details")
 async def change_contact_details(
-    customer_id: str, command: commands.ChangeContactDetails, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, command: commands.ChangeContactDetails, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
-    async def change(conn: asyncpg.Connection) -> IdempotentResult:
-        return _customer_result(await registration.change_contact_details(conn, customer_id, command, expected))
-
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, change)
+    return await write.update(customer_id, command, registration.change_contact_details)
 
 
 @router.post("/customers/{customer_id}/contact-points/{contact_point_id}/bounces",
              response_model=CustomerPublic, responses=problem_responses(412),
              summary="Report that mail, e-mail or SMS to a contact point bounced")
 async def mark_contact_point_bounced(
-    customer_id: str, contact_point_id: str, body: BounceReport, request: Request,
-    principal: Writer, key: IdempotencyKey, expected: ExpectedVersion,
-    registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, contact_point_id: str, body: BounceReport, write: Change,
+    registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.MarkContactPointBounced(
         contact_point_id=contact_point_id, reason=body.reason, channel=body.channel
     )
-
-    async def bounce(conn: asyncpg.Connection) -> IdempotentResult:
-        return _customer_result(await registration.mark_contact_point_bounced(conn, customer_id, command, expected))
-
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, bounce)
+    return await write.update(customer_id, command, registration.mark_contact_point_bounced)
 
 
 @router.post("/customers/{customer_id}/contact-points/{contact_point_id}/verifications",
              response_model=CustomerPublic, responses=problem_responses(412),
              summary="Record that a contact point was confirmed to reach the customer")
 async def mark_contact_point_verified(
-    customer_id: str, contact_point_id: str, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, contact_point_id: str, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.MarkContactPointVerified(contact_point_id=contact_point_id)
-
-    async def verify(conn: asyncpg.Connection) -> IdempotentResult:
-        return _customer_result(await registration.mark_contact_point_verified(conn, customer_id, command, expected))
-
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, verify)
+    return await write.update(customer_id, command, registration.mark_contact_point_verified)
 
 
 @router.post("/customers/{customer_id}/coverages", status_code=201, response_model=CoverageCreatedPublic,
              responses=problem_responses(412), summary="Add an insurance, program or employer coverage")
 async def add_coverage(
-    customer_id: str, command: commands.AddCoverage, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, command: commands.AddCoverage, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
     async def add(conn: asyncpg.Connection) -> IdempotentResult:
-        customer, coverage_id = await registration.add_coverage(conn, customer_id, command, expected)
+        customer, coverage_id = await registration.add_coverage(conn, customer_id, command, write.expected)
         body = CoverageCreatedPublic(coverage_id=coverage_id, customer=CustomerPublic.of(customer))
         return IdempotentResult(
             201, body.model_dump(mode="json"),
             {**_etag(customer), "Location": f"/v1/customers/{customer_id}/coverages/{coverage_id}"},
         )
 
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, add)
+    return await write.run(command, add)
 
 
 @router.put("/customers/{customer_id}/coverages/{coverage_id}", response_model=CustomerPublic,
             responses=problem_responses(412), summary="Change a coverage's terms")
 async def change_coverage(
-    customer_id: str, coverage_id: str, body: CoverageTermsChange, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, coverage_id: str, body: CoverageTermsChange, write: Change,
+    registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.ChangeCoverage(coverage_id=coverage_id, terms=body.terms)
-
-    async def change(conn: asyncpg.Connection) -> IdempotentResult:
-        return _customer_result(await registration.change_coverage(conn, customer_id, command, expected))
-
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, change)
+    return await write.update(customer_id, command, registration.change_coverage)
 
 
 @router.post("/customers/{customer_id}/coverages/{coverage_id}/end", response_model=CustomerPublic,
              responses=problem_responses(412), summary="End a coverage")
 async def end_coverage(
-    customer_id: str, coverage_id: str, body: CoverageEnding, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, coverage_id: str, body: CoverageEnding, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.EndCoverage(coverage_id=coverage_id, ended_on=body.ended_on, reason=body.reason)
-
-    async def end(conn: asyncpg.Connection) -> IdempotentResult:
-        return _customer_result(await registration.end_coverage(conn, customer_id, command, expected))
-
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, end)
+    return await write.update(customer_id, command, registration.end_coverage)
 
 
 @router.post("/customers/{customer_id}/program-enrolments", status_code=201,
              response_model=ProgramEnrolmentCreatedPublic, responses=problem_responses(412),
              summary="Enrol the customer in a payment program")
 async def enrol_in_program(
-    customer_id: str, command: commands.EnrolInProgram, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, command: commands.EnrolInProgram, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
     async def enrol(conn: asyncpg.Connection) -> IdempotentResult:
-        customer, enrolment_id = await registration.enrol_in_program(conn, customer_id, command, expected)
+        customer, enrolment_id = await registration.enrol_in_program(conn, customer_id, command, write.expected)
         body = ProgramEnrolmentCreatedPublic(enrolment_id=enrolment_id, customer=CustomerPublic.of(customer))
         return IdempotentResult(201, body.model_dump(mode="json"), _etag(customer))
 
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, enrol)
+    return await write.run(command, enrol)
 
 
 @router.post("/customers/{customer_id}/special-concerns", response_model=CustomerPublic,
              responses=problem_responses(412), summary="Note a special concern or raise/clear flags")
 async def note_special_concern(
-    customer_id: str, command: commands.NoteSpecialConcern, request: Request, principal: Writer,
-    key: IdempotencyKey, expected: ExpectedVersion, registration: RegistrationDep, pool: PoolDep,
+    customer_id: str, command: commands.NoteSpecialConcern, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
-    async def note(conn: asyncpg.Connection) -> IdempotentResult:
-        return _customer_result(await registration.note_special_concern(conn, customer_id, command, expected))
-
-    return await _write(request, pool, principal, key, command.model_dump(mode="json"), expected, note)
+    return await write.update(customer_id, command, registration.note_special_concern)

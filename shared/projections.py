@@ -10,8 +10,10 @@ rebuilt tables equal the live ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import asyncpg
@@ -42,6 +44,20 @@ class BulkRebuildable(Protocol):
     async def rebuild_in_bulk(
         self, conn: asyncpg.Connection, batches: AsyncIterator[list[EventEnvelope]]
     ) -> None: ...
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a rebuild holds many objects: event data is plain
+    dicts and lists without cycles (reference counting frees them), and a collection every few
+    hundred allocations that walks the whole growing model made rebuilds four times slower."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 async def _empty(conn: asyncpg.Connection, projection: Projection) -> None:
@@ -109,12 +125,13 @@ async def rebuild_from_store(projection: Projection, store: PostgresEventStore, 
                 total += len(batch)
                 yield [r.envelope for r in batch if r.envelope.type in projection.event_types]
 
-        if isinstance(projection, BulkRebuildable):
-            await projection.rebuild_in_bulk(conn, history())
-        else:
-            async for envelopes in history():
-                for envelope in envelopes:
-                    await projection.apply(conn, envelope)
+        with cyclic_gc_paused():
+            if isinstance(projection, BulkRebuildable):
+                await projection.rebuild_in_bulk(conn, history())
+            else:
+                async for envelopes in history():
+                    for envelope in envelopes:
+                        await projection.apply(conn, envelope)
         await checkpoints.save(f"projection:{projection.name}", cursor, connection=conn)
     return total
 
@@ -160,35 +177,36 @@ async def rebuild_from_kafka(
         async with pool.acquire() as conn, conn.transaction():
             await _empty(conn, projection)
             await conn.execute("DELETE FROM inbox WHERE consumer = $1", consumer_name)
-            while remaining:
-                batches = await reader.getmany(*remaining, timeout_ms=1000)
-                for tp, records in batches.items():
-                    for record in records:
-                        if record.offset >= end_offsets[tp]:
-                            break
-                        total += 1
-                        try:
-                            envelope = EventEnvelope.from_kafka(
-                                record.key, record.value, list(record.headers or ())
-                            )
-                        except MalformedEnvelope:
-                            continue  # the live consumer dead-lettered it; so does the rebuild
-                        if envelope.type not in projection.event_types:
-                            continue
-                        if not await record_in_inbox(
-                            conn, consumer_name, envelope, record.topic, record.partition, record.offset
-                        ):
-                            continue
-                        try:
-                            await projection.apply(conn, envelope)
-                        except (PoisonEvent, pydantic.ValidationError):
-                            # dead-lettered by the live consumer too; projections validate before
-                            # they write, so only the inbox row needs undoing
-                            await conn.execute(
-                                "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
-                                consumer_name, envelope.id,
-                            )
-                remaining = {tp for tp in remaining if await reader.position(tp) < end_offsets[tp]}
+            with cyclic_gc_paused():
+                while remaining:
+                    batches = await reader.getmany(*remaining, timeout_ms=1000)
+                    for tp, records in batches.items():
+                        for record in records:
+                            if record.offset >= end_offsets[tp]:
+                                break
+                            total += 1
+                            try:
+                                envelope = EventEnvelope.from_kafka(
+                                    record.key, record.value, list(record.headers or ())
+                                )
+                            except MalformedEnvelope:
+                                continue  # the live consumer dead-lettered it; so does the rebuild
+                            if envelope.type not in projection.event_types:
+                                continue
+                            if not await record_in_inbox(
+                                conn, consumer_name, envelope, record.topic, record.partition, record.offset
+                            ):
+                                continue
+                            try:
+                                await projection.apply(conn, envelope)
+                            except (PoisonEvent, pydantic.ValidationError):
+                                # dead-lettered by the live consumer too; projections validate before
+                                # they write, so only the inbox row needs undoing
+                                await conn.execute(
+                                    "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
+                                    consumer_name, envelope.id,
+                                )
+                    remaining = {tp for tp in remaining if await reader.position(tp) < end_offsets[tp]}
     finally:
         await reader.stop()
     return total

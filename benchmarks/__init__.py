@@ -1,0 +1,1 @@
+"""Benchmarks; results and how to reproduce them are in BENCHMARKS.md at the repository root."""

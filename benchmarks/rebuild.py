@@ -28,11 +28,11 @@ from services.registration.application.search import CustomerSearchProjection
 from services.registration.domain import commands
 from services.registration.domain.customer import Customer
 from services.registration.domain.events import SOURCE, CoverageTerms
+from services.registration.main import MIGRATIONS
 from shared.db import migrate, migrations_in, platform_migrations
 from shared.envelope import EventEnvelope
 from shared.eventstore import PostgresEventStore
 from shared.projections import rebuild_from_store
-from services.registration.main import MIGRATIONS
 
 DSN = os.environ.get("BENCH_DATABASE_URL", "postgresql://bench:bench@127.0.0.1:5432/bench")
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -11,6 +11,7 @@ import pytest
 
 from shared.db import migrate, platform_migrations
 
+
 async def _create_schema(database_url: str, schema: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:

@@ -32,7 +32,12 @@ from services.registration.domain import commands
 from services.registration.domain.customer import Customer
 from shared.eventstore import retry_on_conflict
 from shared.http.auth import Principal, require_scopes
-from shared.http.idempotency import IdempotencyKey, IdempotentResult, request_fingerprint, run_idempotently
+from shared.http.idempotency import (
+    IdempotencyKey,
+    IdempotentResult,
+    request_fingerprint,
+    run_idempotently,
+)
 from shared.http.problems import PROBLEM_RESPONSES, FieldError, Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["customers"], responses=PROBLEM_RESPONSES)

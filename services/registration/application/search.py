@@ -28,6 +28,7 @@ from services.registration.domain.events import (
 )
 from shared.envelope import EventEnvelope
 
+
 @dataclass
 class SearchRow:
     """One customer as search sees them."""

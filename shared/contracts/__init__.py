@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.contracts.asyncapi import ASYNCAPI_FILE, render_asyncapi
 from shared.events import CONTRACTS_DIR, EventRegistry, contract_file_name, render_contract
 
 CATALOGUE: dict[str, str] = {
@@ -39,16 +40,19 @@ def load_catalogue(catalogue: Mapping[str, str] = CATALOGUE) -> dict[str, EventR
 
 
 def expected_contracts(registries: Mapping[str, EventRegistry]) -> dict[Path, str]:
-    """Every contract file the code defines, relative to the contracts folder, with its text."""
-    return {
+    """Every contract file the code defines, relative to the contracts folder, with its text:
+    one JSON Schema per event and version, and the AsyncAPI document of all topics."""
+    schemas = {
         Path(service) / contract_file_name(event_class): render_contract(event_class)
         for service, registry in registries.items()
         for event_class in registry
     }
+    return {**schemas, Path(ASYNCAPI_FILE): render_asyncapi(registries)}
 
 
 def _present_contracts(directory: Path) -> set[Path]:
-    return {path.relative_to(directory) for path in directory.glob(f"*/*{CONTRACT_SUFFIX}")}
+    schemas = {path.relative_to(directory) for path in directory.glob(f"*/*{CONTRACT_SUFFIX}")}
+    return schemas | ({Path(ASYNCAPI_FILE)} if (directory / ASYNCAPI_FILE).exists() else set())
 
 
 @dataclass

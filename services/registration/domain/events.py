@@ -141,6 +141,8 @@ class CoverageTerms(Value):
 
 
 class CustomerRegistered(DomainEvent):
+    """A customer was registered: who they are, how to reach them, what to be careful of."""
+
     event_type = "billing.registration.CustomerRegistered"
     customer_id: str
     kind: CustomerKind
@@ -157,6 +159,8 @@ class CustomerRegistered(DomainEvent):
 
 
 class ContactDetailsChanged(DomainEvent):
+    """The customer's contact details were replaced (addresses, phones, e-mails, channel, consents)."""
+
     event_type = "billing.registration.ContactDetailsChanged"
     customer_id: str
     contact: ContactDetails
@@ -164,6 +168,8 @@ class ContactDetailsChanged(DomainEvent):
 
 
 class ContactPointBounced(DomainEvent):
+    """Mail, e-mail, SMS or a call to one contact point did not reach the customer."""
+
     event_type = "billing.registration.ContactPointBounced"
     customer_id: str
     contact_point_id: str
@@ -173,6 +179,8 @@ class ContactPointBounced(DomainEvent):
 
 
 class ContactPointVerified(DomainEvent):
+    """One contact point was confirmed to reach the customer."""
+
     event_type = "billing.registration.ContactPointVerified"
     customer_id: str
     contact_point_id: str
@@ -181,6 +189,8 @@ class ContactPointVerified(DomainEvent):
 
 
 class CoverageAdded(DomainEvent):
+    """A coverage (insurer, government program, employer, other) now pays for the customer's services."""
+
     event_type = "billing.registration.CoverageAdded"
     customer_id: str
     coverage_id: str
@@ -189,6 +199,8 @@ class CoverageAdded(DomainEvent):
 
 
 class CoverageChanged(DomainEvent):
+    """The terms of a coverage changed (member id, plan, priority, dates...)."""
+
     event_type = "billing.registration.CoverageChanged"
     customer_id: str
     coverage_id: str
@@ -197,6 +209,8 @@ class CoverageChanged(DomainEvent):
 
 
 class CoverageEnded(DomainEvent):
+    """A coverage stopped paying from the day after ended_on."""
+
     event_type = "billing.registration.CoverageEnded"
     customer_id: str
     coverage_id: str
@@ -206,6 +220,8 @@ class CoverageEnded(DomainEvent):
 
 
 class ProgramEnrolled(DomainEvent):
+    """The customer was enrolled in a payment program (e.g. a sliding-fee discount)."""
+
     event_type = "billing.registration.ProgramEnrolled"
     customer_id: str
     enrolment_id: str
@@ -218,6 +234,8 @@ class ProgramEnrolled(DomainEvent):
 
 
 class SpecialConcernNoted(DomainEvent):
+    """A concern was noted at or after intake, or flags such as do-not-contact were raised or cleared."""
+
     event_type = "billing.registration.SpecialConcernNoted"
     customer_id: str
     note: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from shared.events import CONTRACTS_DIR, DomainEvent, EventRegistry
 
 REPOSITORY = CONTRACTS_DIR.parents[1]
 
+ASYNCAPI = Path("asyncapi.json")
 CONTRACT = Path("things/billing.test.ThingHappened.v1.schema.json")
 
 
@@ -60,7 +62,7 @@ def test_exported_contracts_agree_with_the_code_until_an_event_changes(tmp_path:
     assert (tmp_path / CONTRACT).is_file()
     assert not check({"things": EventRegistry([ThingHappened])}, tmp_path)
     drift = check({"things": EventRegistry([ThingHappenedWithAColour])}, tmp_path)
-    assert (drift.drifted, drift.missing, drift.stale) == ([CONTRACT], [], [])
+    assert (drift.drifted, drift.missing, drift.stale) == ([ASYNCAPI, CONTRACT], [], [])
 
 
 def test_a_new_event_is_missing_and_a_replaced_version_is_stale_until_exported(
@@ -76,6 +78,7 @@ def test_a_new_event_is_missing_and_a_replaced_version_is_stale_until_exported(
         Path("things/billing.test.ThingHappened.v2.schema.json"),
     ]
     assert drift.stale == [CONTRACT]
+    assert drift.drifted == [ASYNCAPI]  # the topic now carries other messages
     assert export(now, tmp_path) == drift
     assert not check(now, tmp_path)
     assert not (tmp_path / CONTRACT).exists()
@@ -96,6 +99,22 @@ def test_the_check_command_fails_listing_each_problem_and_export_fixes_it(
 
     assert main(["export", "--dir", str(tmp_path)]) == 0
     assert main(["check", "--dir", str(tmp_path)]) == 0
+
+
+def test_the_asyncapi_document_describes_each_catalogued_topic_and_its_events() -> None:
+    document = json.loads((CONTRACTS_DIR / "asyncapi.json").read_text())
+
+    channel = document["channels"]["registration_events"]
+    assert channel["address"] == "registration.events"
+    assert channel["bindings"]["kafka"]["topicConfiguration"]["retention.ms"] == -1
+    assert "CustomerRegistered" in channel["messages"]
+    message = document["components"]["messages"]["CustomerRegistered"]
+    assert message["payload"]["$ref"] == (
+        "./registration/billing.registration.CustomerRegistered.v1.schema.json"
+    )
+    assert (CONTRACTS_DIR / message["payload"]["$ref"]).is_file()
+    dead_letters = document["channels"]["registration_search-projection_dlq"]
+    assert list(dead_letters["messages"]) == ["DeadLetter"]
 
 
 def test_a_catalogue_entry_must_name_an_event_registry() -> None:

@@ -17,6 +17,8 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.kafka_groups import start_group_at_end
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token"
 
@@ -96,8 +98,15 @@ async def registration_schema(database_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def search_group(kafka_bootstrap: str) -> str:
+    group_id = f"registration.search-projection.e2e-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(kafka_bootstrap, group_id, "registration.events")
+    return group_id
+
+
+@pytest.fixture
 def registration_process(
-    registration_schema: str, database_url: str, kafka_bootstrap: str, tmp_path: Path
+    registration_schema: str, database_url: str, kafka_bootstrap: str, search_group: str, tmp_path: Path
 ) -> Iterator[ServiceProcess]:
     service = ServiceProcess(
         module="services.registration",
@@ -106,7 +115,7 @@ def registration_process(
             "REGISTRATION_DATABASE_URL": f"{database_url}?search_path={registration_schema}",
             "REGISTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "REGISTRATION_HTTP_PORT": str(free_port()),
-            "REGISTRATION_SEARCH_CONSUMER_GROUP": f"registration.search-projection.e2e-{uuid.uuid4().hex[:8]}",
+            "REGISTRATION_SEARCH_CONSUMER_GROUP": search_group,
             "REGISTRATION_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["registration:read", "registration:write"]}}}}',
             "REGISTRATION_RELAY_POLL_INTERVAL_SECONDS": "0.5",
         },

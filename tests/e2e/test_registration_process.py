@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.eventstore import PostgresEventStore
 from tests.e2e.conftest import ROOT, TOKEN, ServiceProcess
 from tests.polling import eventually
 
@@ -67,21 +68,33 @@ async def search_row(pool: asyncpg.Pool, customer_id: str) -> asyncpg.Record | N
 async def test_an_event_committed_before_a_sigkill_is_published_after_restart_and_applied_once(
     registration_process: ServiceProcess, registration_schema: str, database_url: str, kafka_bootstrap: str,
 ) -> None:
-    # The API runs without its relay: the customer is committed, and nothing publishes it.
-    registration_process.start(REGISTRATION_RUN_BACKGROUND_WORKERS="false")
-    async with httpx.AsyncClient(base_url=registration_process.url, headers=AUTH) as api:
-        registered = await api.post("/v1/customers", json=a_customer(f"grace-{uuid.uuid4().hex[:6]}@example.com"))
-        assert registered.status_code == 201, registered.text
-        customer_id = registered.json()["customer_id"]
-        history = (await api.get(f"/v1/customers/{customer_id}/events")).json()["events"]
-    event_id = history[0]["event_id"]
-
+    registration_process.start()  # API, relay and search consumer all running
     pool = await asyncpg.create_pool(f"{database_url}?search_path={registration_schema}", min_size=1, max_size=2)
+    # An older transaction still open on the server keeps the new event out of the relay's reach
+    # (the store hands out only events below every open transaction), so the registration below
+    # is committed and stays unpublished for as long as this one is open: a window we control.
+    horizon = await asyncpg.connect(database_url)
+    holding = horizon.transaction()
+    await holding.start()
+    await horizon.fetchval("SELECT pg_current_xact_id()")
     try:
-        assert await pool.fetchval("SELECT count(*) FROM checkpoints") == 0  # nothing was relayed
-        registration_process.kill()
-        assert await find_on_kafka(kafka_bootstrap, event_id) == []
+        async with httpx.AsyncClient(base_url=registration_process.url, headers=AUTH) as api:
+            registered = await api.post("/v1/customers", json=a_customer(f"grace-{uuid.uuid4().hex[:6]}@example.com"))
+            assert registered.status_code == 201, registered.text
+            customer_id = registered.json()["customer_id"]
+            history = (await api.get(f"/v1/customers/{customer_id}/events")).json()["events"]
+        event_id = history[0]["event_id"]
+        assert await pool.fetchval("SELECT count(*) FROM events") == 1  # committed...
+        assert await PostgresEventStore(pool, source="/billing/registration").read_all() == []
+        assert await find_on_kafka(kafka_bootstrap, event_id) == []  # ...and no reader can relay it
 
+        registration_process.kill()
+    finally:
+        await holding.rollback()
+        await horizon.close()
+
+    try:
+        assert await find_on_kafka(kafka_bootstrap, event_id) == []
         registration_process.start()  # relay and search consumer run again
 
         placed = await eventually(lambda: find_on_kafka(kafka_bootstrap, event_id), timeout=30,

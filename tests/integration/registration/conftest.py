@@ -15,8 +15,6 @@ from datetime import datetime, timezone
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from services.registration.domain.events import TOPIC
@@ -24,6 +22,7 @@ from services.registration.main import create_app
 from services.registration.settings import RegistrationSettings
 from shared.clock import FixedClock
 from shared.http.auth import TokenGrant
+from tests.kafka_groups import start_group_at_end
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 WRITER_TOKEN = "crm-token-for-tests"
@@ -53,28 +52,6 @@ async def _execute(database_url: str, statement: str) -> None:
         await conn.close()
 
 
-async def _start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
-    """Commit the topic's end offsets for ``group_id``, as an operator does with
-    kafka-consumer-groups --reset-offsets --to-latest, so the group skips earlier runs' events."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [description] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    assert description["error_code"] == 0, f"no topic {topic}; run deploy/infra.sh up"
-    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
-    committer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-    )
-    await committer.start()
-    try:
-        committer.assign(partitions)
-        await committer.commit(await committer.end_offsets(partitions))
-    finally:
-        await committer.stop()
-
-
 @pytest.fixture(scope="module")
 async def service(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningService]:
     run = uuid.uuid4().hex[:12]
@@ -82,7 +59,7 @@ async def service(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Runn
     group_id = f"registration.search-projection.test-{run}"
     await _execute(database_url, f'CREATE SCHEMA "{schema}"')
     try:
-        await _start_group_at_end(kafka_bootstrap, group_id, TOPIC)
+        await start_group_at_end(kafka_bootstrap, group_id, TOPIC)
         settings = RegistrationSettings(
             environment="test",
             database_url=f"{database_url}?search_path={schema}",

@@ -71,8 +71,8 @@ def create_app(settings: RegistrationSettings | None = None, *, clock: Clock | N
                     projection=CustomerSearchProjection(),
                     group_id=settings.search_consumer_group,
                     dead_letter_topic=settings.search_dead_letter_topic,
-                    on_outcome=lambda outcome: metrics.count_consumed(
-                        settings.search_consumer_group, outcome.value
+                    on_outcome=metrics.consumer_outcome_counter(
+                        settings.search_consumer_group, settings.search_dead_letter_topic
                     ),
                 )
                 workers = [

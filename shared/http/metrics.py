@@ -7,6 +7,8 @@ apps never collide on metric names, and ``/metrics`` shows exactly what this app
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -85,6 +87,16 @@ class PlatformMetrics:
 
     def count_dead_lettered(self, consumer: str, topic: str) -> None:
         self.dead_lettered.labels(self.service, consumer, topic).inc()
+
+    def consumer_outcome_counter(self, consumer: str, dead_letter_topic: str) -> Callable[[Any], None]:
+        """What an EventConsumer calls with each outcome: counts it, and dead letters apart."""
+
+        def count(outcome: Any) -> None:
+            self.count_consumed(consumer, outcome.value)
+            if outcome.value == "dead_lettered":
+                self.count_dead_lettered(consumer, dead_letter_topic)
+
+        return count
 
 
 def metrics_router(registry: CollectorRegistry) -> APIRouter:

@@ -205,3 +205,24 @@ def test_the_openapi_document_carries_the_service_title_and_version(app):
 
     assert document["info"] == {"title": "example API", "version": "1.2.3"}
     assert "/metrics" not in document["paths"]
+
+
+def test_consumer_outcomes_are_counted_and_dead_letters_counted_apart() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from shared.consumer import Outcome
+    from shared.http.metrics import PlatformMetrics
+
+    registry = CollectorRegistry()
+    count = PlatformMetrics(registry, "svc").consumer_outcome_counter("svc.model", "svc.model.dlq")
+
+    for outcome in (Outcome.PROCESSED, Outcome.DUPLICATE, Outcome.DEAD_LETTERED):
+        count(outcome)
+
+    consumed = registry.get_sample_value(
+        "events_consumed_total", {"service": "svc", "consumer": "svc.model", "outcome": "processed"}
+    )
+    dead = registry.get_sample_value(
+        "dead_lettered_total", {"service": "svc", "consumer": "svc.model", "topic": "svc.model.dlq"}
+    )
+    assert (consumed, dead) == (1.0, 1.0)

@@ -14,10 +14,12 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
+from shared.consumer import Outcome
 from shared.correlation import current_correlation_id
 from shared.http.app import create_service_app
 from shared.http.health import ReadinessChecks, readiness_of
 from shared.http.logging import JsonLogFormatter
+from shared.http.metrics import PlatformMetrics
 from shared.settings import PlatformSettings
 
 
@@ -208,11 +210,6 @@ def test_the_openapi_document_carries_the_service_title_and_version(app):
 
 
 def test_consumer_outcomes_are_counted_and_dead_letters_counted_apart() -> None:
-    from prometheus_client import CollectorRegistry
-
-    from shared.consumer import Outcome
-    from shared.http.metrics import PlatformMetrics
-
     registry = CollectorRegistry()
     count = PlatformMetrics(registry, "svc").consumer_outcome_counter("svc.model", "svc.model.dlq")
 

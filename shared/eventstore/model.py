@@ -57,7 +57,9 @@ class EventStore(Protocol):
         the stream's new version or raises ConcurrencyConflict having written nothing."""
         ...
 
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
 
     async def read_all(
         self, after: GlobalPosition = GlobalPosition.START, limit: int = 1000

@@ -92,6 +92,7 @@ LIMIT $3
 
 _READ_STREAM = f"""
 SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY events.version
+LIMIT $3
 """
 
 
@@ -176,9 +177,11 @@ class PostgresEventStore:
         self._wake_up.poke()
         return expected_version + len(events)
 
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_READ_STREAM, stream_id, after_version)
+            rows = await conn.fetch(_READ_STREAM, stream_id, after_version, limit)
         return [_record(row, self.source) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:

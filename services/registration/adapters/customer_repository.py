@@ -31,8 +31,8 @@ class PostgresCustomerRepository:
         self.clock = clock
         self.inline_projections = inline_projections
 
-    async def history(self, customer_id: str) -> list[RecordedEvent]:
-        return await self.store.read_stream(customer_id)
+    async def history(self, customer_id: str, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
+        return await self.store.read_stream(customer_id, after_version, limit)
 
     async def get(self, customer_id: str) -> Customer:
         recorded = await self.store.read_stream(customer_id)

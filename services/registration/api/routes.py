@@ -183,11 +183,14 @@ async def get_customer(customer_id: str, principal: Reader, registration: Regist
 @router.get("/customers/{customer_id}/events", response_model=EventHistoryPublic, summary="Audit history")
 async def customer_history(
     customer_id: str, principal: Reader, registration: RegistrationDep,
+    after_version: Annotated[int, Query(ge=0, description="Only events after this version")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventHistoryPublic:
-    """Every event of the customer, oldest first: the audit trail of who changed what and when."""
-    recorded = await registration.customers.history(customer_id)
-    if not recorded:
+    """The customer's events, oldest first: the audit trail of who changed what and when."""
+    recorded = await registration.customers.history(customer_id, after_version, limit + 1)
+    if not recorded and after_version == 0:
         await registration.customers.get(customer_id)  # answers 404
+    page = recorded[:limit]
     return EventHistoryPublic(
         customer_id=customer_id,
         events=[
@@ -196,8 +199,9 @@ async def customer_history(
                 version=r.version, occurred_at=r.envelope.time, correlation_id=r.envelope.correlation_id,
                 causation_id=r.envelope.causation_id, data=r.envelope.data,
             )
-            for r in recorded
+            for r in page
         ],
+        next_after_version=page[-1].version if len(recorded) > limit else None,
     )
 
 

@@ -107,6 +107,9 @@ class EventPublic(BaseModel):
 class EventHistoryPublic(BaseModel):
     customer_id: str
     events: list[EventPublic]
+    next_after_version: int | None = Field(
+        description="Pass as after_version for the next page; null on the last page"
+    )
 
 
 class CoverageCreatedPublic(BaseModel):

@@ -663,3 +663,25 @@ async def test_an_sms_bounce_on_a_phone_is_recorded_as_sms(service: RunningServi
     [*_, event] = await history(service.api, registered["customer_id"])
     assert event["type"] == "billing.registration.ContactPointBounced"
     assert event["data"]["channel"] == "sms"
+
+
+async def test_a_long_history_is_paged_by_version(service: RunningService):
+    registered = await register(service.api, a_person())
+    customer_id = registered["customer_id"]
+    for n in range(4):
+        noted = await service.api.post(
+            f"/v1/customers/{customer_id}/special-concerns", json={"note": f"note {n}"}, headers=WRITER
+        )
+        assert noted.status_code == 200, noted.text
+
+    versions, after = [], 0
+    while after is not None:
+        page = await service.api.get(
+            f"/v1/customers/{customer_id}/events", params={"after_version": after, "limit": 2},
+            headers=READER,
+        )
+        assert page.status_code == 200, page.text
+        versions += [event["version"] for event in page.json()["events"]]
+        after = page.json()["next_after_version"]
+
+    assert versions == [1, 2, 3, 4, 5]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,18 @@ def migrations_in(folder: Path, namespace: str) -> list[Migration]:
 
 def platform_migrations() -> list[Migration]:
     return migrations_in(PLATFORM_MIGRATIONS, "shared")
+
+
+@contextlib.asynccontextmanager
+async def connection_from(
+    pool: asyncpg.Pool, connection: asyncpg.Connection | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """The caller's connection, so the work joins its transaction, or else one from the pool."""
+    if connection is not None:
+        yield connection
+    else:
+        async with pool.acquire() as pooled:
+            yield pooled
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
 log = logging.getLogger(__name__)
@@ -63,3 +65,36 @@ async def start_reliable_producer(
                 raise
             log.warning("Kafka at %s not reachable yet; retrying", bootstrap_servers)
             await asyncio.sleep(1.0)
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic``, in order; LookupError if the topic does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description["error_code"] != 0:
+        raise LookupError(f"topic {topic} does not exist")
+    return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
+
+
+async def records_until_end(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> AsyncIterator[ConsumerRecord]:
+    """Every record of ``partitions`` from the consumer's position up to the end offsets they had
+    when this was called, each partition in offset order; then it stops.
+
+    The end is judged by the consumer's position, not by the offsets of returned records: a
+    partition whose last records were deleted (retention, kafka-delete-records) or that ends in a
+    transaction marker never returns a record at end - 1 and would otherwise be waited on for ever."""
+    end_offsets = await consumer.end_offsets(partitions)
+    remaining = {tp for tp in partitions if await consumer.position(tp) < end_offsets[tp]}
+    while remaining:
+        for tp, records in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
+            for record in records:
+                if record.offset >= end_offsets[tp]:
+                    break
+                yield record
+        remaining = {tp for tp in remaining if await consumer.position(tp) < end_offsets[tp]}

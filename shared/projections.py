@@ -18,12 +18,13 @@ from typing import Protocol, runtime_checkable
 
 import asyncpg
 import pydantic
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from shared.consumer import PoisonEvent, record_in_inbox
 from shared.envelope import EventEnvelope, MalformedEnvelope
 from shared.eventstore.model import GlobalPosition
 from shared.eventstore.postgres import PostgresCheckpoints, PostgresEventStore
+from shared.kafka import records_until_end, topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def checkpoint_name(projection: Projection) -> str:
+    """Where a store-fed projection records how far it has folded."""
+    return f"projection:{projection.name}"
+
+
 async def _empty(conn: asyncpg.Connection, projection: Projection) -> None:
     tables = ", ".join('"' + table.replace('"', '""') + '"' for table in projection.tables)
     await conn.execute(f"TRUNCATE {tables}")
@@ -75,7 +81,7 @@ class StoreProjectionRunner:
         self.projection = projection
         self.store = store
         self.checkpoints = PostgresCheckpoints(store.pool)
-        self.checkpoint_name = f"projection:{projection.name}"
+        self.checkpoint_name = checkpoint_name(projection)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
 
@@ -120,7 +126,7 @@ async def rebuild_from_store(projection: Projection, store: PostgresEventStore, 
 
         async def history() -> AsyncIterator[list[EventEnvelope]]:
             nonlocal cursor, total
-            while batch := await store.read_all(cursor, batch_size, connection=conn):
+            async for batch in store.iterate_all(batch_size=batch_size, connection=conn):
                 cursor = batch[-1].global_position
                 total += len(batch)
                 yield [r.envelope for r in batch if r.envelope.type in projection.event_types]
@@ -132,7 +138,7 @@ async def rebuild_from_store(projection: Projection, store: PostgresEventStore, 
                 async for envelopes in history():
                     for envelope in envelopes:
                         await projection.apply(conn, envelope)
-        await checkpoints.save(f"projection:{projection.name}", cursor, connection=conn)
+        await checkpoints.save(checkpoint_name(projection), cursor, connection=conn)
     return total
 
 
@@ -159,62 +165,39 @@ async def rebuild_from_kafka(
         isolation_level="read_committed",
         client_id=f"{consumer_name}.rebuild",
     )
+    partitions = [tp for topic in topics for tp in await topic_partitions(bootstrap_servers, topic)]
     await reader.start()
     total = 0
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(reader.partitions_for_topic(topic) or await _partitions(reader, topic))
-        ]
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
-        end_offsets = await reader.end_offsets(partitions)
-        # Compared with the reader's position, not with the offsets of the records it returns:
-        # a partition whose records were deleted (retention, kafka-delete-records) or that ends in
-        # a transaction marker never returns a record at end - 1, and would be waited on for ever.
-        remaining = {tp for tp in partitions if await reader.position(tp) < end_offsets[tp]}
         async with pool.acquire() as conn, conn.transaction():
             await _empty(conn, projection)
             await conn.execute("DELETE FROM inbox WHERE consumer = $1", consumer_name)
             with cyclic_gc_paused():
-                while remaining:
-                    batches = await reader.getmany(*remaining, timeout_ms=1000)
-                    for tp, records in batches.items():
-                        for record in records:
-                            if record.offset >= end_offsets[tp]:
-                                break
-                            total += 1
-                            try:
-                                envelope = EventEnvelope.from_kafka(
-                                    record.key, record.value, list(record.headers or ())
-                                )
-                            except MalformedEnvelope:
-                                continue  # the live consumer dead-lettered it; so does the rebuild
-                            if envelope.type not in projection.event_types:
-                                continue
-                            if not await record_in_inbox(
-                                conn, consumer_name, envelope, record.topic, record.partition, record.offset
-                            ):
-                                continue
-                            try:
-                                await projection.apply(conn, envelope)
-                            except (PoisonEvent, pydantic.ValidationError):
-                                # dead-lettered by the live consumer too; projections validate before
-                                # they write, so only the inbox row needs undoing
-                                await conn.execute(
-                                    "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
-                                    consumer_name, envelope.id,
-                                )
-                    remaining = {tp for tp in remaining if await reader.position(tp) < end_offsets[tp]}
+                async for record in records_until_end(reader, partitions):
+                    total += 1
+                    try:
+                        envelope = EventEnvelope.from_kafka(
+                            record.key, record.value, list(record.headers or ())
+                        )
+                    except MalformedEnvelope:
+                        continue  # the live consumer dead-lettered it; so does the rebuild
+                    if envelope.type not in projection.event_types:
+                        continue
+                    if not await record_in_inbox(
+                        conn, consumer_name, envelope, record.topic, record.partition, record.offset
+                    ):
+                        continue
+                    try:
+                        await projection.apply(conn, envelope)
+                    except (PoisonEvent, pydantic.ValidationError):
+                        # dead-lettered by the live consumer too; projections validate before
+                        # they write, so only the inbox row needs undoing
+                        await conn.execute(
+                            "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
+                            consumer_name, envelope.id,
+                        )
     finally:
         await reader.stop()
     return total
-
-
-async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
-    await reader._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
-    partitions = reader.partitions_for_topic(topic)
-    if not partitions:
-        raise LookupError(f"topic {topic} does not exist")
-    return partitions

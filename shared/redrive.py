@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import KafkaHeaders
-from shared.kafka import reliable_consumer, reliable_producer
+from shared.kafka import records_until_end, reliable_consumer, reliable_producer, topic_partitions
 
 DLQ_HEADER_PREFIX = "dlq_"
 
@@ -94,7 +93,7 @@ async def redrive(
     """Re-drive (or with ``dry_run`` only list) the dead letters of ``dlq_topic`` not yet handled
     by ``group_id``, at most ``limit`` of them; see the module docstring."""
     group_id = group_id or f"{dlq_topic}.redrive"
-    partitions = await _partitions(bootstrap_servers, dlq_topic)
+    partitions = await topic_partitions(bootstrap_servers, dlq_topic)
     consumer = reliable_consumer(bootstrap_servers, group_id=group_id, client_id=group_id)
     producer = None if dry_run else reliable_producer(bootstrap_servers, client_id=group_id)
     summary = RedriveSummary()
@@ -105,49 +104,29 @@ async def redrive(
         # Assigned, not subscribed: the group never has members to rebalance, so an operator can
         # reset its offsets with kafka-consumer-groups at any time.
         consumer.assign(partitions)
-        end_offsets = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if await consumer.position(tp) < end_offsets[tp]}
-        while remaining and (limit is None or summary.seen < limit):
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= end_offsets[tp] or summary.seen == limit:
-                        break
-                    summary.seen += 1
-                    letter = DeadLetter.from_record(record)
-                    report(("would re-drive " if dry_run else "re-driving ") + letter.describe())
-                    if producer is None:
-                        continue
-                    if letter.original_topic is None:
-                        raise NotRedrivable(
-                            f"{dlq_topic}{letter.describe()}: no dlq_original_topic header"
-                        )
-                    await producer.send_and_wait(
-                        letter.original_topic,
-                        value=letter.value,
-                        key=letter.key,
-                        headers=letter.original_headers,
-                    )
-                    await consumer.commit({tp: record.offset + 1})
-                    summary.redriven += 1
-            remaining = {tp for tp in remaining if await consumer.position(tp) < end_offsets[tp]}
+        async for record in records_until_end(consumer, partitions):
+            if summary.seen == limit:
+                break
+            summary.seen += 1
+            letter = DeadLetter.from_record(record)
+            report(("would re-drive " if dry_run else "re-driving ") + letter.describe())
+            if producer is None:
+                continue
+            if letter.original_topic is None:
+                raise NotRedrivable(f"{dlq_topic}{letter.describe()}: no dlq_original_topic header")
+            await producer.send_and_wait(
+                letter.original_topic,
+                value=letter.value,
+                key=letter.key,
+                headers=letter.original_headers,
+            )
+            await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+            summary.redriven += 1
     finally:
         await consumer.stop()
         if producer is not None:
             await producer.stop()
     return summary
-
-
-async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="redrive")
-    await admin.start()
-    try:
-        [description] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if description["error_code"] != 0:
-        raise LookupError(f"topic {topic} does not exist")
-    return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ class EventStore(Protocol):
         ...
 
     async def read_stream(
-        self, stream_id: str, after_version: int = 0, limit: int | None = None
+        self, stream_id: str, after_version: int = 0, limit: int | None = None, *, connection: Any = None
     ) -> list[RecordedEvent]: ...
 
     async def read_all(
@@ -68,7 +68,7 @@ class EventStore(Protocol):
         ...
 
     def iterate_all(
-        self, after: GlobalPosition = GlobalPosition.START, batch_size: int = 1000
+        self, after: GlobalPosition = GlobalPosition.START, batch_size: int = 1000, *, connection: Any = None
     ) -> AsyncIterator[list[RecordedEvent]]: ...
 
 
@@ -78,10 +78,9 @@ async def retry_on_conflict(
     """Run ``attempt`` again (each time in a new transaction) while a concurrent writer got to the
     stream first. For callers that did not pin a version (no If-Match): re-deciding on the fresh
     state is what they asked for."""
-    for remaining in range(attempts - 1, -1, -1):
+    for _ in range(attempts - 1):
         try:
             return await attempt()
         except ConcurrencyConflict:
-            if remaining == 0:
-                raise
-    raise AssertionError("unreachable")
+            pass
+    return await attempt()

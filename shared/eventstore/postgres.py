@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from shared.db import connection_from
 from shared.envelope import EventEnvelope
 from shared.eventstore.model import ConcurrencyConflict, GlobalPosition, RecordedEvent
 
@@ -163,11 +164,8 @@ class PostgresEventStore:
                 [orjson.dumps(e.data).decode() for e in events],
             )
         try:
-            if connection is not None:
-                status = await connection.execute(statement, *arguments)
-            else:
-                async with self.pool.acquire() as pooled:
-                    status = await pooled.execute(statement, *arguments)
+            async with connection_from(self.pool, connection) as conn:
+                status = await conn.execute(statement, *arguments)
         except asyncpg.UniqueViolationError as violation:
             if violation.constraint_name == "events_stream_version":
                 raise ConcurrencyConflict(stream_id, expected_version) from None
@@ -178,17 +176,21 @@ class PostgresEventStore:
         return expected_version + len(events)
 
     async def read_stream(
-        self, stream_id: str, after_version: int = 0, limit: int | None = None
+        self,
+        stream_id: str,
+        after_version: int = 0,
+        limit: int | None = None,
+        *,
+        connection: asyncpg.Connection | None = None,
     ) -> list[RecordedEvent]:
-        async with self.pool.acquire() as conn:
+        async with connection_from(self.pool, connection) as conn:
             rows = await conn.fetch(_READ_STREAM, stream_id, after_version, limit)
         return [_record(row, self.source) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
-        async with self.pool.acquire() as conn:
-            version = await conn.fetchval(
-                "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
-            )
+        version = await self.pool.fetchval(
+            "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
+        )
         return int(version or 0)
 
     async def read_all(
@@ -198,21 +200,21 @@ class PostgresEventStore:
         *,
         connection: asyncpg.Connection | None = None,
     ) -> list[RecordedEvent]:
-        arguments = (str(after.xid), after.position, limit)
-        if connection is not None:
-            rows = await connection.fetch(_READ_ALL, *arguments)
-        else:
-            async with self.pool.acquire() as conn:
-                rows = await conn.fetch(_READ_ALL, *arguments)
+        async with connection_from(self.pool, connection) as conn:
+            rows = await conn.fetch(_READ_ALL, str(after.xid), after.position, limit)
         return [_record(row, self.source) for row in rows]
 
     async def iterate_all(
-        self, after: GlobalPosition = GlobalPosition.START, batch_size: int = 1000
+        self,
+        after: GlobalPosition = GlobalPosition.START,
+        batch_size: int = 1000,
+        *,
+        connection: asyncpg.Connection | None = None,
     ) -> AsyncIterator[list[RecordedEvent]]:
         """Every event visible now, in global order, in batches; ends when caught up."""
         cursor = after
         while True:
-            batch = await self.read_all(cursor, batch_size)
+            batch = await self.read_all(cursor, batch_size, connection=connection)
             if not batch:
                 return
             yield batch
@@ -228,32 +230,20 @@ class PostgresCheckpoints:
         self.pool = pool
 
     async def load(self, name: str, *, connection: asyncpg.Connection | None = None) -> GlobalPosition:
-        query = "SELECT xid::text AS xid, position FROM checkpoints WHERE name = $1"
-        if connection is not None:
-            row = await connection.fetchrow(query, name)
-        else:
-            async with self.pool.acquire() as conn:
-                row = await conn.fetchrow(query, name)
+        async with connection_from(self.pool, connection) as conn:
+            row = await conn.fetchrow(
+                "SELECT xid::text AS xid, position FROM checkpoints WHERE name = $1", name
+            )
         return GlobalPosition(int(row["xid"]), row["position"]) if row else GlobalPosition.START
 
     async def save(
         self, name: str, at: GlobalPosition, *, connection: asyncpg.Connection | None = None
     ) -> None:
-        query = """
-            INSERT INTO checkpoints (name, xid, position, updated_at)
-            VALUES ($1, $2::text::xid8, $3, now())
-            ON CONFLICT (name) DO UPDATE
-            SET xid = EXCLUDED.xid, position = EXCLUDED.position, updated_at = now()"""
-        args: tuple[Any, ...] = (name, str(at.xid), at.position)
-        if connection is not None:
-            await connection.execute(query, *args)
-        else:
-            async with self.pool.acquire() as conn:
-                await conn.execute(query, *args)
-
-    async def reset(self, name: str, *, connection: asyncpg.Connection | None = None) -> None:
-        if connection is not None:
-            await connection.execute("DELETE FROM checkpoints WHERE name = $1", name)
-        else:
-            async with self.pool.acquire() as conn:
-                await conn.execute("DELETE FROM checkpoints WHERE name = $1", name)
+        async with connection_from(self.pool, connection) as conn:
+            await conn.execute(
+                """INSERT INTO checkpoints (name, xid, position, updated_at)
+                   VALUES ($1, $2::text::xid8, $3, now())
+                   ON CONFLICT (name) DO UPDATE
+                   SET xid = EXCLUDED.xid, position = EXCLUDED.position, updated_at = now()""",
+                name, str(at.xid), at.position,
+            )

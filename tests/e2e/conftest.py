@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.kafka_groups import start_group_at_end
+from tests.schemas import scratch_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token"
@@ -87,14 +87,8 @@ class ServiceProcess:
 
 @pytest.fixture
 async def registration_schema(database_url: str) -> AsyncIterator[str]:
-    schema = f"e2e_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(database_url)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    yield schema
-    conn = await asyncpg.connect(database_url)
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    await conn.close()
+    async with scratch_schema(database_url, "e2e") as schema:
+        yield schema
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ import uuid
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from shared.eventstore import PostgresEventStore
+from shared.kafka import records_until_end, topic_partitions
 from tests.e2e.conftest import ROOT, TOKEN, ServiceProcess
 from tests.polling import eventually
 
@@ -38,25 +39,19 @@ def a_customer(email: str) -> dict[str, object]:
     }
 
 
-async def find_on_kafka(bootstrap: str, event_id: str, partitions_hint: int = 6) -> list[tuple[int, int]]:
+async def find_on_kafka(bootstrap: str, event_id: str) -> list[tuple[int, int]]:
     """(partition, offset) of every record on the topic whose ce_id is ``event_id``."""
+    partitions = await topic_partitions(bootstrap, TOPIC)
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await reader.start()
     try:
-        partitions = [TopicPartition(TOPIC, p) for p in sorted(reader.partitions_for_topic(TOPIC) or range(partitions_hint))]
         reader.assign(partitions)
         await reader.seek_to_beginning(*partitions)
-        ends = await reader.end_offsets(partitions)
-        found: list[tuple[int, int]] = []
-        pending = {tp for tp in partitions if ends[tp] > 0}
-        while pending:
-            for tp, records in (await reader.getmany(*pending, timeout_ms=1000)).items():
-                for record in records:
-                    if dict(record.headers).get("ce_id", b"").decode() == event_id:
-                        found.append((tp.partition, record.offset))
-                    if record.offset >= ends[tp] - 1:
-                        pending.discard(tp)
-        return found
+        return [
+            (record.partition, record.offset)
+            async for record in records_until_end(reader, partitions)
+            if dict(record.headers).get("ce_id", b"").decode() == event_id
+        ]
     finally:
         await reader.stop()
 

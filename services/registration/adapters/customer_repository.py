@@ -34,8 +34,8 @@ class PostgresCustomerRepository:
     async def history(self, customer_id: str, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
         return await self.store.read_stream(customer_id, after_version, limit)
 
-    async def get(self, customer_id: str) -> Customer:
-        recorded = await self.store.read_stream(customer_id)
+    async def get(self, customer_id: str, *, connection: asyncpg.Connection | None = None) -> Customer:
+        recorded = await self.store.read_stream(customer_id, connection=connection)
         if not recorded:
             raise CustomerNotFound(customer_id)
         return Customer.fold(

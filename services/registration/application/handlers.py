@@ -125,7 +125,7 @@ class Registration:
         self, conn: asyncpg.Connection, customer_id: str, expected_version: int | None,
         decide: Callable[[Customer], list[DomainEvent]],
     ) -> Customer:
-        customer = await self.customers.get(customer_id)
+        customer = await self.customers.get(customer_id, connection=conn)
         if expected_version is not None and customer.version != expected_version:
             raise ConcurrencyConflict(customer_id, expected_version)
         await self.customers.save(customer, decide(customer), connection=conn)

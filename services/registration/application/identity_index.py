@@ -9,7 +9,7 @@ import unicodedata
 
 import asyncpg
 
-from services.registration.domain.commands import RegisterCustomer
+from services.registration.domain.commands import ContactDetailsInput, RegisterCustomer
 from services.registration.domain.events import (
     REGISTRATION_EVENTS,
     ContactDetails,
@@ -33,7 +33,7 @@ def name_dob_key(name: PersonName | None, organisation: str | None, date_of_birt
     return None
 
 
-def email_keys(contact: ContactDetails) -> list[str]:
+def email_keys(contact: ContactDetails | ContactDetailsInput) -> list[str]:
     return sorted({e.address.strip().lower() for e in contact.emails})
 
 
@@ -67,7 +67,7 @@ class IdentityIndex:
     @staticmethod
     async def likely_duplicates(conn: asyncpg.Connection, command: RegisterCustomer) -> list[str]:
         key = name_dob_key(command.person_name, command.organisation_name, command.date_of_birth)
-        emails = sorted({e.address.strip().lower() for e in command.contact.emails})
+        emails = email_keys(command.contact)
         rows = await conn.fetch(
             """SELECT DISTINCT customer_id FROM customer_identities
                WHERE (kind = 'name_dob' AND value = $1) OR (kind = 'email' AND value = ANY($2::text[]))

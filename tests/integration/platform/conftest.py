@@ -22,7 +22,8 @@ from aiokafka.structs import RecordMetadata
 from shared.consumer import EventConsumer
 from shared.envelope import EventEnvelope
 from shared.eventstore import PostgresEventStore
-from shared.kafka import reliable_producer
+from shared.kafka import reliable_producer, topic_partitions
+from tests.kafka_groups import commit_group_offsets
 from tests.polling import eventually
 
 TEST_TOPIC = "platform.test.events"
@@ -97,12 +98,6 @@ async def kafka_admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient
         await admin.close()
 
 
-async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
-    [description] = await admin.describe_topics([topic])
-    assert description["error_code"] == 0, f"topic {topic} does not exist"
-    return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
-
-
 class TopicTail:
     """Reads a topic from the end offsets it had when opened: only what was published since."""
 
@@ -142,13 +137,11 @@ class TopicTail:
 
 
 @pytest.fixture
-async def tail_topic(
-    kafka_bootstrap: str, kafka_admin: AIOKafkaAdminClient
-) -> AsyncIterator[Callable[[str], Awaitable[TopicTail]]]:
+async def tail_topic(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[TopicTail]]]:
     tails: list[TopicTail] = []
 
     async def open_tail(topic: str) -> TopicTail:
-        tail = await TopicTail.open(kafka_bootstrap, await topic_partitions(kafka_admin, topic))
+        tail = await TopicTail.open(kafka_bootstrap, await topic_partitions(kafka_bootstrap, topic))
         tails.append(tail)
         return tail
 
@@ -160,28 +153,12 @@ async def tail_topic(
 
 
 @pytest.fixture
-def reset_group(
-    kafka_bootstrap: str, kafka_admin: AIOKafkaAdminClient
-) -> Callable[..., Awaitable[None]]:
+def reset_group(kafka_bootstrap: str) -> Callable[..., Awaitable[None]]:
     """Commit a group's offsets on ``topic``, each partition's end unless ``to`` says otherwise:
     what an operator does with kafka-consumer-groups --reset-offsets."""
 
-    async def reset(
-        group_id: str, topic: str = TEST_TOPIC, to: dict[int, int] | None = None
-    ) -> None:
-        partitions = await topic_partitions(kafka_admin, topic)
-        committer = AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap, group_id=group_id, enable_auto_commit=False
-        )
-        await committer.start()
-        try:
-            committer.assign(partitions)
-            ends = await committer.end_offsets(partitions)
-            await committer.commit(
-                {tp: (to or {}).get(tp.partition, ends[tp]) for tp in partitions}
-            )
-        finally:
-            await committer.stop()
+    async def reset(group_id: str, topic: str = TEST_TOPIC, to: dict[int, int] | None = None) -> None:
+        await commit_group_offsets(kafka_bootstrap, group_id, topic, to)
 
     return reset
 

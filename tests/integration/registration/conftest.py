@@ -23,6 +23,7 @@ from services.registration.settings import RegistrationSettings
 from shared.clock import FixedClock
 from shared.http.auth import TokenGrant
 from tests.kafka_groups import start_group_at_end
+from tests.schemas import scratch_schema
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 WRITER_TOKEN = "crm-token-for-tests"
@@ -44,21 +45,10 @@ class RunningService:
         return self.app.state.pool
 
 
-async def _execute(database_url: str, statement: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 async def service(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningService]:
-    run = uuid.uuid4().hex[:12]
-    schema = f"registration_api_{run}"
-    group_id = f"registration.search-projection.test-{run}"
-    await _execute(database_url, f'CREATE SCHEMA "{schema}"')
-    try:
+    group_id = f"registration.search-projection.test-{uuid.uuid4().hex[:12]}"
+    async with scratch_schema(database_url, "registration_api") as schema:
         await start_group_at_end(kafka_bootstrap, group_id, TOPIC)
         settings = RegistrationSettings(
             environment="test",
@@ -77,5 +67,3 @@ async def service(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Runn
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
                 yield RunningService(api=api, app=app, schema=schema)
-    finally:
-        await _execute(database_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

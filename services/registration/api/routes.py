@@ -7,11 +7,10 @@ and without one a write that lost a race is decided again on the fresh state."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -30,112 +29,41 @@ from services.registration.application.handlers import Registration
 from services.registration.application.search import SearchQuery, search_customers
 from services.registration.domain import commands
 from services.registration.domain.customer import Customer
-from shared.eventstore import retry_on_conflict
 from shared.http.auth import Principal, require_scopes
-from shared.http.idempotency import (
-    IdempotencyKey,
-    IdempotentResult,
-    request_fingerprint,
-    run_idempotently,
-)
-from shared.http.problems import PROBLEM_RESPONSES, FieldError, Problem, problem_responses
+from shared.http.idempotency import IdempotentResult
+from shared.http.problems import PROBLEM_RESPONSES, problem_responses
+from shared.http.writes import Write, etag, pool_of, write_dependencies
 
 router = APIRouter(prefix="/v1", tags=["customers"], responses=PROBLEM_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require_scopes("registration:read"))]
-Writer = Annotated[Principal, Depends(require_scopes("registration:write"))]
 
 
 def registration_of(request: Request) -> Registration:
     return request.app.state.registration
 
 
-def pool_of(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 RegistrationDep = Annotated[Registration, Depends(registration_of)]
 PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
-
-
-def expected_version(
-    if_match: Annotated[
-        str | None,
-        Header(alias="If-Match", description='The customer version the change is based on, e.g. "3"'),
-    ] = None,
-) -> int | None:
-    if if_match is None:
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise Problem(
-            400, detail='If-Match must be a customer version such as "3"', slug="invalid-if-match",
-            errors=[FieldError(field="If-Match", message="not a version")],
-        ) from None
-
-
-def _etag(customer: Customer) -> dict[str, str]:
-    return {"ETag": f'"{customer.version}"'}
+Creation, Change = write_dependencies("registration:write")
 
 
 def _customer_result(customer: Customer, status: int = 200, **headers: str) -> IdempotentResult:
     return IdempotentResult(
-        status, CustomerPublic.of(customer).model_dump(mode="json"), {**_etag(customer), **headers}
+        status, CustomerPublic.of(customer).model_dump(mode="json"), {**etag(customer.version), **headers}
     )
 
 
-Operation = Callable[[asyncpg.Connection], Awaitable[IdempotentResult]]
 CustomerUpdate = Callable[[asyncpg.Connection, str, Any, int | None], Awaitable[Customer]]
 
 
-@dataclass
-class Write:
-    """One write request: who asks, under which Idempotency-Key, based on which version."""
+async def _update(write: Write, customer_id: str, command: BaseModel, use_case: CustomerUpdate) -> JSONResponse:
+    """Run a use case that changes the customer and answer with the customer."""
 
-    request: Request
-    pool: asyncpg.Pool
-    principal: Principal
-    key: str | None
-    expected: int | None = None
+    async def operation(conn: asyncpg.Connection) -> IdempotentResult:
+        return _customer_result(await use_case(conn, customer_id, command, write.expected))
 
-    async def run(self, body: BaseModel, operation: Operation) -> JSONResponse:
-        async def once() -> JSONResponse:
-            outcome = await run_idempotently(
-                self.pool, principal=self.principal.system, key=self.key,
-                request_fingerprint=request_fingerprint(
-                    self.request.method, self.request.url.path, body.model_dump(mode="json")
-                ),
-                operation=operation,
-            )
-            return outcome.to_response()
-
-        if self.expected is not None:
-            return await once()  # a pinned version is never re-decided: the caller gets 412
-        return await retry_on_conflict(once)
-
-    async def update(self, customer_id: str, command: BaseModel, use_case: CustomerUpdate) -> JSONResponse:
-        """Run a use case that changes the customer and answer with the customer."""
-
-        async def operation(conn: asyncpg.Connection) -> IdempotentResult:
-            return _customer_result(await use_case(conn, customer_id, command, self.expected))
-
-        return await self.run(command, operation)
-
-
-def creation(request: Request, pool: PoolDep, principal: Writer, key: IdempotencyKey) -> Write:
-    return Write(request, pool, principal, key)
-
-
-def change(
-    request: Request, pool: PoolDep, principal: Writer, key: IdempotencyKey,
-    expected: Annotated[int | None, Depends(expected_version)],
-) -> Write:
-    return Write(request, pool, principal, key, expected)
-
-
-Creation = Annotated[Write, Depends(creation)]
-Change = Annotated[Write, Depends(change)]
+    return await write.run(command, operation)
 
 
 @router.post(
@@ -177,7 +105,7 @@ async def find_customers(
 @router.get("/customers/{customer_id}", response_model=CustomerPublic, summary="A customer's current state")
 async def get_customer(customer_id: str, principal: Reader, registration: RegistrationDep) -> JSONResponse:
     customer = await registration.customers.get(customer_id)
-    return JSONResponse(CustomerPublic.of(customer).model_dump(mode="json"), headers=_etag(customer))
+    return JSONResponse(CustomerPublic.of(customer).model_dump(mode="json"), headers=etag(customer.version))
 
 
 @router.get("/customers/{customer_id}/events", response_model=EventHistoryPublic, summary="Audit history")
@@ -210,7 +138,7 @@ async def customer_history(
 async def change_contact_details(
     customer_id: str, command: commands.ChangeContactDetails, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
-    return await write.update(customer_id, command, registration.change_contact_details)
+    return await _update(write, customer_id, command, registration.change_contact_details)
 
 
 @router.post("/customers/{customer_id}/contact-points/{contact_point_id}/bounces",
@@ -223,7 +151,7 @@ async def mark_contact_point_bounced(
     command = commands.MarkContactPointBounced(
         contact_point_id=contact_point_id, reason=body.reason, channel=body.channel
     )
-    return await write.update(customer_id, command, registration.mark_contact_point_bounced)
+    return await _update(write, customer_id, command, registration.mark_contact_point_bounced)
 
 
 @router.post("/customers/{customer_id}/contact-points/{contact_point_id}/verifications",
@@ -233,7 +161,7 @@ async def mark_contact_point_verified(
     customer_id: str, contact_point_id: str, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.MarkContactPointVerified(contact_point_id=contact_point_id)
-    return await write.update(customer_id, command, registration.mark_contact_point_verified)
+    return await _update(write, customer_id, command, registration.mark_contact_point_verified)
 
 
 @router.post("/customers/{customer_id}/coverages", status_code=201, response_model=CoverageCreatedPublic,
@@ -246,7 +174,7 @@ async def add_coverage(
         body = CoverageCreatedPublic(coverage_id=coverage_id, customer=CustomerPublic.of(customer))
         return IdempotentResult(
             201, body.model_dump(mode="json"),
-            {**_etag(customer), "Location": f"/v1/customers/{customer_id}/coverages/{coverage_id}"},
+            {**etag(customer.version), "Location": f"/v1/customers/{customer_id}/coverages/{coverage_id}"},
         )
 
     return await write.run(command, add)
@@ -259,7 +187,7 @@ async def change_coverage(
     registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.ChangeCoverage(coverage_id=coverage_id, terms=body.terms)
-    return await write.update(customer_id, command, registration.change_coverage)
+    return await _update(write, customer_id, command, registration.change_coverage)
 
 
 @router.post("/customers/{customer_id}/coverages/{coverage_id}/end", response_model=CustomerPublic,
@@ -268,7 +196,7 @@ async def end_coverage(
     customer_id: str, coverage_id: str, body: CoverageEnding, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
     command = commands.EndCoverage(coverage_id=coverage_id, ended_on=body.ended_on, reason=body.reason)
-    return await write.update(customer_id, command, registration.end_coverage)
+    return await _update(write, customer_id, command, registration.end_coverage)
 
 
 @router.post("/customers/{customer_id}/program-enrolments", status_code=201,
@@ -280,7 +208,7 @@ async def enrol_in_program(
     async def enrol(conn: asyncpg.Connection) -> IdempotentResult:
         customer, enrolment_id = await registration.enrol_in_program(conn, customer_id, command, write.expected)
         body = ProgramEnrolmentCreatedPublic(enrolment_id=enrolment_id, customer=CustomerPublic.of(customer))
-        return IdempotentResult(201, body.model_dump(mode="json"), _etag(customer))
+        return IdempotentResult(201, body.model_dump(mode="json"), etag(customer.version))
 
     return await write.run(command, enrol)
 
@@ -290,4 +218,4 @@ async def enrol_in_program(
 async def note_special_concern(
     customer_id: str, command: commands.NoteSpecialConcern, write: Change, registration: RegistrationDep,
 ) -> JSONResponse:
-    return await write.update(customer_id, command, registration.note_special_concern)
+    return await _update(write, customer_id, command, registration.note_special_concern)

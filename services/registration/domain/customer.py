@@ -46,15 +46,7 @@ from services.registration.domain.events import (
     SpecialConcernNoted,
 )
 from shared.events import DomainEvent
-
-
-class RuleViolated(Exception):
-    """A command broke a business rule; ``field`` names what the caller should change."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+from shared.rules import RuleViolated
 
 
 class ContactPointStatus(StrEnum):

@@ -42,7 +42,9 @@ class Registration:
             command, customer_id=customer.customer_id, now=self.clock.now(),
             possible_duplicates=possible_duplicates,
         )
-        await self.customers.save(customer, events, connection=conn)
+        await self.customers.save(
+            customer.customer_id, customer, events, subject=customer.customer_id, connection=conn
+        )
         return customer
 
     async def change_contact_details(
@@ -128,5 +130,7 @@ class Registration:
         customer = await self.customers.get(customer_id, connection=conn)
         if expected_version is not None and customer.version != expected_version:
             raise ConcurrencyConflict(customer_id, expected_version)
-        await self.customers.save(customer, decide(customer), connection=conn)
+        await self.customers.save(
+            customer.customer_id, customer, decide(customer), subject=customer.customer_id, connection=conn
+        )
         return customer

@@ -10,7 +10,10 @@ LOGS="$ROOT/.run/logs"
 mkdir -p "$LOGS"
 
 # name:port — the services that exist; each reads <NAME>_* settings (see README).
-SERVICES=("registration:8001")
+SERVICES=("registration:8001" "eligibility:8002")
+# The payer simulator: a stand-in for a clearinghouse that answers X12 270s with 271s from
+# simulators/clearinghouse/members.toml. Real deployments point payers at real clearinghouses.
+SIMULATOR_PORT="${CLEARINGHOUSE_SIMULATOR_PORT:-8090}"
 
 pids=()
 stop_all() {
@@ -20,6 +23,10 @@ stop_all() {
     echo "all services stopped"
 }
 trap stop_all INT TERM EXIT
+
+(cd "$ROOT" && exec "$PYTHON" -m simulators.clearinghouse --port "$SIMULATOR_PORT") \
+    >>"$LOGS/clearinghouse-simulator.log" 2>&1 &
+pids+=("$!")
 
 for entry in "${SERVICES[@]}"; do
     name="${entry%%:*}"
@@ -46,6 +53,18 @@ for entry in "${SERVICES[@]}"; do
     done
     echo "$name  ready  API docs: http://127.0.0.1:$port/docs   OpenAPI: http://127.0.0.1:$port/openapi.json"
 done
+
+# A demo payer in the directory, answered by the simulator; the Idempotency-Key makes a second
+# `make run` replay the first answer instead of registering it twice.
+curl -sf -o /dev/null -X POST "http://127.0.0.1:${ELIGIBILITY_HTTP_PORT}/v1/payers" \
+    -H "Authorization: Bearer dev-token-change-me" -H "Content-Type: application/json" \
+    -H "Idempotency-Key: demo-payer-acme-health" \
+    -d '{"payer_id": "acme-health", "name": "Acme Health (simulated)", "kind": "insurer",
+         "connection": {"method": "x12", "endpoint": "http://127.0.0.1:'"$SIMULATOR_PORT"'/x12/270",
+                        "payer_identifier": "60054", "receiver_id": "CLEARINGHOUSE"},
+         "code_system": "HCPCS",
+         "billing_contact": {"name": "Acme Claims", "email": "claims@acme.example"}}' \
+    && echo "demo payer acme-health answers through the clearinghouse simulator on :$SIMULATOR_PORT"
 
 echo "development token: Authorization: Bearer dev-token-change-me"
 echo "logs: .run/logs/   Ctrl-C stops the services (deploy/infra.sh down stops PostgreSQL and Kafka)"

@@ -21,6 +21,7 @@ from shared.events import CONTRACTS_DIR, EventRegistry, contract_file_name, rend
 
 CATALOGUE: dict[str, str] = {
     "registration": "services.registration.domain.events:REGISTRATION_EVENTS",
+    "eligibility": "services.eligibility.domain.events:ELIGIBILITY_EVENTS",
 }
 
 CONTRACT_SUFFIX = ".schema.json"

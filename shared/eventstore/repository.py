@@ -32,7 +32,10 @@ class StreamNotFound(LookupError):
 
 
 class EventSourcedRepository(Generic[A]):
-    """Loads and saves one kind of aggregate; ``fold(stream_id, events)`` rebuilds it."""
+    """Loads and saves one kind of aggregate by its id; ``fold(aggregate_id, events)`` rebuilds it.
+
+    The stream of aggregate ``x`` is ``stream_prefix + x``: a prefix keeps the streams of kinds
+    whose ids could collide (a payer and a coverage) apart in one store."""
 
     def __init__(
         self,
@@ -44,6 +47,7 @@ class EventSourcedRepository(Generic[A]):
         source: str,
         inline_projections: Sequence[Projection] = (),
         not_found: type[StreamNotFound] = StreamNotFound,
+        stream_prefix: str = "",
     ) -> None:
         self.store = store
         self.clock = clock
@@ -52,26 +56,27 @@ class EventSourcedRepository(Generic[A]):
         self.source = source
         self.inline_projections = inline_projections
         self.not_found = not_found
+        self.stream_prefix = stream_prefix
 
-    async def history(self, stream_id: str, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
-        return await self.store.read_stream(stream_id, after_version, limit)
+    async def history(self, aggregate_id: str, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
+        return await self.store.read_stream(self.stream_prefix + aggregate_id, after_version, limit)
 
-    async def get(self, stream_id: str, *, connection: asyncpg.Connection | None = None) -> A:
+    async def get(self, aggregate_id: str, *, connection: asyncpg.Connection | None = None) -> A:
         """The aggregate; ``not_found`` (a StreamNotFound) when it has no events."""
-        aggregate = await self.get_or_new(stream_id, connection=connection)
+        aggregate = await self.get_or_new(aggregate_id, connection=connection)
         if aggregate.version == 0:
-            raise self.not_found(stream_id)
+            raise self.not_found(aggregate_id)
         return aggregate
 
-    async def get_or_new(self, stream_id: str, *, connection: asyncpg.Connection | None = None) -> A:
+    async def get_or_new(self, aggregate_id: str, *, connection: asyncpg.Connection | None = None) -> A:
         """The aggregate, or a new one at version 0 when the stream is empty."""
-        recorded = await self.store.read_stream(stream_id, connection=connection)
+        recorded = await self.store.read_stream(self.stream_prefix + aggregate_id, connection=connection)
         return self.fold(
-            stream_id, (self.registry.decode(r.envelope.type, r.envelope.data) for r in recorded)
+            aggregate_id, (self.registry.decode(r.envelope.type, r.envelope.data) for r in recorded)
         )
 
     async def save(
-        self, stream_id: str, aggregate: A, events: Sequence[DomainEvent], *, subject: str,
+        self, aggregate_id: str, aggregate: A, events: Sequence[DomainEvent], *, subject: str,
         connection: asyncpg.Connection,
     ) -> list[EventEnvelope]:
         """Append ``events`` after the version ``aggregate`` was loaded at, update the inline
@@ -86,7 +91,7 @@ class EventSourcedRepository(Generic[A]):
             )
             for event in events
         ]
-        await self.store.append(stream_id, aggregate.version, envelopes, connection=connection)
+        await self.store.append(self.stream_prefix + aggregate_id, aggregate.version, envelopes, connection=connection)
         for envelope in envelopes:
             for projection in self.inline_projections:
                 if envelope.type in projection.event_types:

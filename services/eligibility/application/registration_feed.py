@@ -1,0 +1,116 @@
+"""What eligibility folds from registration's events, and the checks they start.
+
+A CoverageAdded or CoverageChanged arriving on Kafka (never an HTTP call between services) records
+the coverage and requests a check, in the consumer's inbox transaction: a redelivered event finds
+itself in the inbox and requests nothing twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+
+import asyncpg
+
+from services.eligibility.adapters.registration_events import (
+    READERS,
+    CoverageAdded,
+    CoverageChanged,
+    CoverageEnded,
+    CoverageTerms,
+    CustomerRegistered,
+)
+from services.eligibility.application.handlers import Verifications
+from services.eligibility.domain.events import CheckTrigger, SubscriberSnapshot
+from services.eligibility.domain.verification import CheckRequest
+from shared.clock import Clock
+from shared.envelope import EventEnvelope
+
+
+class RegistrationFeed:
+    """A projection of registration's customers and coverages that also starts verifications."""
+
+    name = "eligibility.registration-feed"
+    tables = ("customers", "coverages")
+    event_types = frozenset(READERS)
+
+    def __init__(self, verifications: Verifications, clock: Clock, service_types: Sequence[str]) -> None:
+        self.verifications = verifications
+        self.clock = clock
+        self.service_types = tuple(service_types)
+
+    async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        # a payload that does not fit the contract raises ValidationError: the consumer dead-letters it
+        match READERS[event.type].model_validate(event.data):
+            case CustomerRegistered() as registered:
+                await conn.execute(
+                    """INSERT INTO customers (customer_id, given_name, family_name, organisation_name, date_of_birth)
+                       VALUES ($1, $2, $3, $4, $5)
+                       ON CONFLICT (customer_id) DO UPDATE SET given_name = EXCLUDED.given_name,
+                           family_name = EXCLUDED.family_name, organisation_name = EXCLUDED.organisation_name,
+                           date_of_birth = EXCLUDED.date_of_birth""",
+                    registered.customer_id,
+                    registered.person_name.given if registered.person_name else None,
+                    registered.person_name.family if registered.person_name else None,
+                    registered.organisation_name, registered.date_of_birth,
+                )
+            case CoverageAdded() | CoverageChanged() as coverage:
+                await self._record_coverage(conn, coverage.customer_id, coverage.coverage_id, coverage.terms, event)
+                trigger = (
+                    CheckTrigger.COVERAGE_ADDED if isinstance(coverage, CoverageAdded)
+                    else CheckTrigger.COVERAGE_CHANGED
+                )
+                await self.verifications.request_check(
+                    conn, coverage.coverage_id,
+                    CheckRequest(
+                        customer_id=coverage.customer_id, payer_id=coverage.terms.payer_id,
+                        subscriber=await subscriber_of(conn, coverage.customer_id, coverage.terms),
+                        service_date=self._service_date(coverage.terms.effective_from),
+                        service_types=self.service_types, trigger=trigger,
+                    ),
+                )
+            case CoverageEnded() as ended:
+                await conn.execute(
+                    "UPDATE coverages SET ended_on = $2, updated_at = $3 WHERE coverage_id = $1",
+                    ended.coverage_id, ended.ended_on, event.time,
+                )
+
+    def _service_date(self, effective_from: date) -> date:
+        """Today, or the first day of a coverage that has not started yet."""
+        return max(self.clock.today(), effective_from)
+
+    @staticmethod
+    async def _record_coverage(
+        conn: asyncpg.Connection, customer_id: str, coverage_id: str, terms: CoverageTerms, event: EventEnvelope
+    ) -> None:
+        await conn.execute(
+            """INSERT INTO coverages (coverage_id, customer_id, payer_id, priority, terms, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (coverage_id) DO UPDATE SET payer_id = EXCLUDED.payer_id,
+                   priority = EXCLUDED.priority, terms = EXCLUDED.terms, updated_at = EXCLUDED.updated_at""",
+            coverage_id, customer_id, terms.payer_id, terms.priority, terms.model_dump_json(), event.time,
+        )
+
+
+async def subscriber_of(conn: asyncpg.Connection, customer_id: str, terms: CoverageTerms) -> SubscriberSnapshot:
+    """Whom the payer is asked about: the customer when they are the subscriber, otherwise the
+    subscriber registration recorded on the coverage."""
+    if terms.subscriber.relationship == "self":
+        customer = await conn.fetchrow(
+            "SELECT given_name, family_name, organisation_name, date_of_birth FROM customers WHERE customer_id = $1",
+            customer_id,
+        )
+        given = customer["given_name"] if customer else None
+        family = (customer["family_name"] or customer["organisation_name"]) if customer else None
+        born = customer["date_of_birth"] if customer else None
+    else:
+        name = terms.subscriber.name
+        given, family, born = (name.given if name else None), (name.family if name else None), terms.subscriber.date_of_birth
+    return SubscriberSnapshot(
+        member_id=terms.member_id, given_name=given, family_name=family, date_of_birth=born,
+        group_number=terms.group_number,
+    )
+
+
+def coverage_terms(record: asyncpg.Record) -> CoverageTerms:
+    return CoverageTerms.model_validate(json.loads(record["terms"]))

@@ -1,0 +1,146 @@
+"""The eligibility app, built by its own bootstrap, against the real PostgreSQL and Kafka, with the
+payer simulator answering 270s over real HTTP.
+
+One app per test module, in its own schema and with its own registration-feed consumer group
+started at the end of registration.events. Tests publish registration's events on Kafka exactly as
+registration does (CloudEvents binary mode, the published contract), so the only thing between
+"registration" and eligibility is the broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.eligibility.main import create_app
+from services.eligibility.settings import EligibilitySettings
+from shared.clock import FixedClock
+from shared.envelope import EventEnvelope
+from shared.http.auth import TokenGrant
+from shared.kafka import start_reliable_producer
+from tests.clearinghouse import running_clearinghouse
+from tests.kafka_groups import start_group_at_end
+from tests.schemas import scratch_schema
+
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+TOKEN = "front-desk-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REGISTRATION_TOPIC = "registration.events"
+PAYER_TIMEOUT_SECONDS = 0.5
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class RunningEligibility:
+    api: httpx.AsyncClient
+    app: FastAPI
+    clock: FixedClock
+    clearinghouse: httpx.AsyncClient
+    clearinghouse_url: str
+    producer: AIOKafkaProducer
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.app.state.pool
+
+    async def publish_registration_event(self, event_type: str, customer_id: str, data: dict[str, Any]) -> None:
+        """Publish as registration's relay does: the customer id as key, CloudEvents headers."""
+        envelope = EventEnvelope(
+            id=uuid.uuid4(), type=f"billing.registration.{event_type}", source="/billing/registration",
+            subject=customer_id, time=NOW, schema_version=1, data=data,
+        )
+        await self.producer.send_and_wait(
+            REGISTRATION_TOPIC, value=envelope.kafka_value(), key=envelope.kafka_key(),
+            headers=envelope.kafka_headers(),
+        )
+
+    async def put_member(self, member: dict[str, Any]) -> None:
+        answer = await self.clearinghouse.put(f"/members/{member['member_id']}", json=member)
+        answer.raise_for_status()
+
+    async def inquiries_for(self, member_id: str) -> int:
+        stats = (await self.clearinghouse.get("/stats")).json()
+        return int(stats.get(member_id, 0))
+
+
+@pytest.fixture(scope="module")
+async def eligibility(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningEligibility]:
+    group_id = f"eligibility.registration-feed.test-{uuid.uuid4().hex[:12]}"
+    async with running_clearinghouse({}) as clearinghouse_url, scratch_schema(database_url, "eligibility") as schema:
+        await start_group_at_end(kafka_bootstrap, group_id, REGISTRATION_TOPIC)
+        settings = EligibilitySettings(
+            environment="test",
+            database_url=f"{database_url}?search_path={schema}",
+            kafka_bootstrap_servers=kafka_bootstrap,
+            registration_consumer_group=group_id,
+            relay_poll_interval_seconds=0.2,
+            verifier_poll_interval_seconds=0.1,
+            verifier_backoff_seconds=0.05,
+            verifier_max_attempts=MAX_ATTEMPTS,
+            inquiry_service_types=["30", "98"],
+            api_tokens={TOKEN: TokenGrant(system="front-desk", scopes=["eligibility:read", "eligibility:write"])},
+        )
+        clock = FixedClock(NOW)
+        app = create_app(settings, clock=clock)
+        producer = await start_reliable_producer(kafka_bootstrap, client_id="registration-stand-in")
+        try:
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with (
+                    httpx.AsyncClient(transport=transport, base_url="http://test", headers=AUTH) as api,
+                    httpx.AsyncClient(base_url=clearinghouse_url) as clearinghouse,
+                ):
+                    yield RunningEligibility(api, app, clock, clearinghouse, clearinghouse_url, producer)
+        finally:
+            await producer.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def a_payer(clearinghouse_url: str, payer_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    return {
+        "payer_id": payer_id or unique("acme-"),
+        "name": "Acme Health",
+        "kind": "insurer",
+        "connection": {
+            "method": "x12", "endpoint": f"{clearinghouse_url}/x12/270", "payer_identifier": "60054",
+            "receiver_id": "CLEARINGHOUSE", "timeout_seconds": PAYER_TIMEOUT_SECONDS,
+        },
+        "code_system": "HCPCS",
+        "billing_contact": {"name": "Acme Claims", "email": "claims@acme.example", "phone": "+18005550100"},
+        **overrides,
+    }
+
+
+def customer_registered(customer_id: str, family: str = "Lovelace") -> dict[str, Any]:
+    """The fields of registration's CustomerRegistered contract (and some eligibility ignores)."""
+    return {
+        "customer_id": customer_id, "kind": "person", "person_name": {"given": "Ada", "family": family},
+        "organisation_name": None, "date_of_birth": "1985-12-10",
+        "contact": {"addresses": [], "phones": [], "emails": [{"id": "email-1", "use": "home", "address": "ada@example.com"}],
+                    "preferred_channel": "email", "consents": {"email": True, "sms": False, "phone": True, "post": True},
+                    "time_zone": "America/Chicago"},
+        "concern_notes": [], "flags": [], "possible_duplicate_of": [], "registered_at": NOW.isoformat(),
+    }
+
+
+def coverage_added(customer_id: str, coverage_id: str, payer_id: str, member_id: str) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id, "coverage_id": coverage_id, "added_at": NOW.isoformat(),
+        "terms": {
+            "payer_id": payer_id, "payer_kind": "insurer", "member_id": member_id, "group_number": "GRP-77",
+            "plan_name": "Gold PPO", "priority": "primary",
+            "subscriber": {"relationship": "self", "name": None, "date_of_birth": None},
+            "effective_from": date(2026, 1, 1).isoformat(), "effective_to": None,
+        },
+    }

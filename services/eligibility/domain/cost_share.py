@@ -62,9 +62,16 @@ def cost_share(
     ) -> int | None:
         return _figure(in_asked_network, service_type, kind, value, periods, preferred_periods)
 
+    def scope(kind: BenefitKind) -> str:
+        """Whose accumulator the figures are: the type's own when the payer stated them for it."""
+        states_own = any(b.kind is kind and _states_type(b, service_type) for b in in_asked_network)
+        return service_type if states_own else PLAN_LEVEL_SERVICE_TYPE
+
     return CostShare(
         service_type=service_type,
         in_network=in_network,
+        deductible_scope=scope(BenefitKind.DEDUCTIBLE),
+        out_of_pocket_scope=scope(BenefitKind.OUT_OF_POCKET),
         copay=figure(BenefitKind.COPAY, _amount, _ANY_PERIOD, preferred_periods=_PER_VISIT),
         coinsurance_bp=figure(BenefitKind.COINSURANCE, _percent, _ANY_PERIOD),
         deductible=figure(BenefitKind.DEDUCTIBLE, _amount, _BENEFIT_PERIOD),

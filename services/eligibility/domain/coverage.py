@@ -131,6 +131,14 @@ class CostShare(Value):
     out_of_pocket_max: int | None = None
     out_of_pocket_remaining: int | None = None
     covered: bool = True
+    deductible_scope: str = Field(
+        PLAN_LEVEL_SERVICE_TYPE,
+        description="The service type the deductible figures were stated for: the type's own, or "
+        "the plan's ('30') that every type without its own shares",
+    )
+    out_of_pocket_scope: str = Field(
+        PLAN_LEVEL_SERVICE_TYPE, description="Likewise for the out-of-pocket maximum"
+    )
 
 
 class Party(Value):

@@ -12,7 +12,7 @@ Every percentage of an amount is rounded half-up to the minor unit (``share_half
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -93,26 +93,38 @@ def share_half_up(amount: int, bp: int) -> int:
 
 
 @dataclass
-class _Accumulator:
-    """What is left of one cost share's deductible and out-of-pocket maximum, as the lines of an
-    estimate use them up."""
+class _Accumulators:
+    """What is left of each deductible and out-of-pocket maximum as the lines of an estimate use
+    them up. Each is keyed by the service type its figures were stated for and the network, so a
+    type that falls back to the plan's deductible uses up the plan's, and in- and out-of-network
+    are apart, as plans keep them."""
 
-    deductible_remaining: int
-    out_of_pocket_remaining: int | None  # None: no maximum known, the customer's share is unbounded
+    deductibles: dict[tuple[str, bool], int] = field(default_factory=dict)
+    # None: no maximum known, the customer's share is unbounded
+    out_of_pocket: dict[tuple[str, bool], int | None] = field(default_factory=dict)
 
-    @classmethod
-    def starting_from(cls, share: CostShare) -> _Accumulator:
-        deductible = (
-            share.deductible_remaining
-            if share.deductible_remaining is not None
-            else share.deductible
-        )
-        out_of_pocket = (
-            share.out_of_pocket_remaining
-            if share.out_of_pocket_remaining is not None
-            else share.out_of_pocket_max
-        )
-        return cls(deductible_remaining=deductible or 0, out_of_pocket_remaining=out_of_pocket)
+    def deductible_left(self, share: CostShare) -> int:
+        key = (share.deductible_scope, share.in_network)
+        if key not in self.deductibles:
+            starting = share.deductible_remaining if share.deductible_remaining is not None else share.deductible
+            self.deductibles[key] = starting or 0
+        return self.deductibles[key]
+
+    def out_of_pocket_left(self, share: CostShare) -> int | None:
+        key = (share.out_of_pocket_scope, share.in_network)
+        if key not in self.out_of_pocket:
+            self.out_of_pocket[key] = (
+                share.out_of_pocket_remaining if share.out_of_pocket_remaining is not None
+                else share.out_of_pocket_max
+            )
+        return self.out_of_pocket[key]
+
+    def use(self, share: CostShare, deductible: int, customer: int) -> None:
+        self.deductibles[(share.deductible_scope, share.in_network)] -= deductible
+        key = (share.out_of_pocket_scope, share.in_network)
+        left = self.out_of_pocket[key]
+        if left is not None:
+            self.out_of_pocket[key] = left - customer
 
 
 @dataclass(frozen=True)
@@ -146,8 +158,9 @@ def estimate_costs(
     - A covered line's total is quantity x unit price. The deductible comes first: the customer
       pays ``min(deductible remaining, total)``. The remaining deductible starts at the cost
       share's ``deductible_remaining`` (its ``deductible`` when the payer did not say how much is
-      left, 0 when neither is known) and is shared by every line with the same cost share (same
-      service type and network), so lines that fall back to the plan level ("30") share one.
+      left, 0 when neither is known) and is shared by every line whose deductible has the same
+      scope (``deductible_scope``: the service type the payer stated it for, or the plan's "30"
+      for types without their own) and network.
     - On the rest: the copay, once per line and never more than the rest, when the cost share has
       one; otherwise the coinsurance, rest x coinsurance rounded half-up; otherwise nothing.
     - The customer's share so far is then capped at the out-of-pocket remaining (starting at
@@ -163,7 +176,7 @@ def estimate_costs(
         raise CurrencyMismatch(
             f"the estimate is in {currency}, the program determination in {program.currency}"
         )
-    accumulators: dict[tuple[str, bool], _Accumulator] = {}
+    accumulators = _Accumulators()
     shares = [
         cost_share_for(s.service_type, s.in_network) if cost_share_for else None for s in services
     ]
@@ -201,16 +214,11 @@ def estimate_costs(
     )
 
 
-def _split(
-    total: int, share: CostShare | None, accumulators: dict[tuple[str, bool], _Accumulator]
-) -> _PayerSplit:
+def _split(total: int, share: CostShare | None, accumulators: _Accumulators) -> _PayerSplit:
     if share is None or not share.covered:
         return _PayerSplit(total=total, customer_portion=total)
     _refuse_implausible(share)
-    accumulator = accumulators.setdefault(
-        (share.service_type, share.in_network), _Accumulator.starting_from(share)
-    )
-    deductible = min(accumulator.deductible_remaining, total)
+    deductible = min(accumulators.deductible_left(share), total)
     rest = total - deductible
     copay = coinsurance = 0
     if share.copay is not None:
@@ -218,14 +226,9 @@ def _split(
     elif share.coinsurance_bp is not None:
         coinsurance = share_half_up(rest, share.coinsurance_bp)
     owed = deductible + copay + coinsurance
-    customer = (
-        owed
-        if accumulator.out_of_pocket_remaining is None
-        else min(owed, accumulator.out_of_pocket_remaining)
-    )
-    accumulator.deductible_remaining -= deductible
-    if accumulator.out_of_pocket_remaining is not None:
-        accumulator.out_of_pocket_remaining -= customer
+    out_of_pocket_left = accumulators.out_of_pocket_left(share)
+    customer = owed if out_of_pocket_left is None else min(owed, out_of_pocket_left)
+    accumulators.use(share, deductible, customer)
     return _PayerSplit(
         total=total,
         deductible_applied=deductible,

@@ -244,3 +244,22 @@ def test_capitated_active_coverage_counts_as_active() -> None:
     )
 
     assert cost_share([capitated, copay(1000)], "98") == CostShare(service_type="98", copay=1000)
+
+
+def test_the_scope_says_whose_deductible_and_out_of_pocket_a_type_uses() -> None:
+    benefits = [
+        ACTIVE,
+        deductible(150000, TimePeriod.CALENDAR_YEAR),
+        deductible(20000, TimePeriod.CALENDAR_YEAR, types=("UC",)),
+        out_of_pocket(600000, TimePeriod.CALENDAR_YEAR),
+        copay(2500),
+    ]
+
+    office = cost_share(benefits, "98")
+    urgent = cost_share(benefits, "UC")
+
+    assert office is not None and urgent is not None
+    # the office visit has its own copay but the plan's deductible and maximum
+    assert (office.deductible, office.deductible_scope, office.out_of_pocket_scope) == (150000, "30", "30")
+    # urgent care has a deductible of its own
+    assert (urgent.deductible, urgent.deductible_scope, urgent.out_of_pocket_scope) == (20000, "UC", "30")

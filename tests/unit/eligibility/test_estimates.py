@@ -225,7 +225,9 @@ def test_lines_falling_back_to_the_plan_share_one_deductible() -> None:
 def test_service_types_with_their_own_cost_share_keep_their_own_deductible() -> None:
     shares = {
         "30": CostShare(service_type="30", deductible_remaining=50000, coinsurance_bp=2000),
-        "98": CostShare(service_type="98", deductible_remaining=10000, coinsurance_bp=1000),
+        "98": CostShare(
+            service_type="98", deductible_remaining=10000, coinsurance_bp=1000, deductible_scope="98"
+        ),
     }
     # type 98: 10000 deductible + 10% of 20000 = 12000;
     # type 30: its own 50000 deductible is untouched, so 40000 is all deductible
@@ -235,6 +237,20 @@ def test_service_types_with_their_own_cost_share_keep_their_own_deductible() -> 
     )
 
     assert [line.customer_portion for line in result.lines] == [12000, 40000]
+
+
+def test_service_types_without_their_own_deductible_share_the_plans() -> None:
+    shares = {
+        "30": CostShare(service_type="30", deductible_remaining=50000, coinsurance_bp=2000),
+        "98": CostShare(service_type="98", deductible_remaining=50000, copay=2500),  # the plan's figures
+    }
+    # type 98: 30000 all deductible (20000 left); type 30: 20000 deductible + 20% of 20000 = 24000
+    result = estimate(
+        [service(30000, service_type="98"), service(40000, service_type="30")],
+        lambda service_type, in_network: shares[service_type],
+    )
+
+    assert [line.customer_portion for line in result.lines] == [30000, 24000]
 
 
 def test_out_of_network_has_its_own_deductible() -> None:
@@ -429,6 +445,9 @@ def cost_shares(draw: st.DrawFn, service_type: str, in_network: bool) -> CostSha
         out_of_pocket_max=draw(optional_amounts),
         out_of_pocket_remaining=draw(optional_amounts),
         covered=draw(st.booleans()),
+        # each type states its own figures, as cost_share reports when the payer did
+        deductible_scope=service_type,
+        out_of_pocket_scope=service_type,
     )
 
 

@@ -8,7 +8,6 @@ than promising a payer share nobody confirmed."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ from datetime import date, timedelta
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.eligibility.application.handlers import new_id
 from services.eligibility.application.queries import CoverageNotKnown, coverage_standing
 from services.eligibility.domain.cost_share import cost_share
 from services.eligibility.domain.coverage import Benefit, CostShare
@@ -82,8 +82,8 @@ class Estimating:
     estimate_valid_days: int
     flag_threshold: int
     policy: EstimatePolicy
-    new_determination_id: Callable[[], str] = field(default_factory=lambda: f"det_{uuid.uuid4().hex}")
-    new_estimate_id: Callable[[], str] = field(default_factory=lambda: f"est_{uuid.uuid4().hex}")
+    new_determination_id: Callable[[], str] = field(default_factory=lambda: new_id("det"))
+    new_estimate_id: Callable[[], str] = field(default_factory=lambda: new_id("est"))
 
     async def determine_program_eligibility(
         self, conn: asyncpg.Connection, customer_id: str, command: DetermineProgramEligibility, determined_by: str,

@@ -22,57 +22,14 @@ from tests.integration.eligibility.conftest import (
     PAYER_TIMEOUT_SECONDS,
     RunningEligibility,
     a_payer,
-    coverage_added,
-    customer_registered,
+    coverage_for,
+    ended_check,
+    member,
     unique,
 )
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def member(member_id: str, **overrides: Any) -> dict[str, Any]:
-    """A PPO member who has met $850 of a $1,500 deductible, with 20% coinsurance and a $25 office copay."""
-    return {
-        "member_id": member_id, "given": "Ada", "family": "Lovelace", "dob": "1985-12-10", "group": "GRP-77",
-        "plan_name": "Gold PPO", "status": "active", "coverage_from": "2026-01-01", "coverage_to": "2026-12-31",
-        "benefits": [
-            {"info_code": "C", "service_types": ["30"], "time_period": "23", "amount": "1500.00", "in_network": True},
-            {"info_code": "C", "service_types": ["30"], "time_period": "29", "amount": "650.00", "in_network": True},
-            {"info_code": "A", "service_types": ["30"], "percent": "0.2", "in_network": True},
-            {"info_code": "B", "service_types": ["98"], "time_period": "27", "amount": "25.00", "in_network": True},
-            {"info_code": "G", "service_types": ["30"], "time_period": "23", "amount": "6000.00", "in_network": True},
-            {"info_code": "G", "service_types": ["30"], "time_period": "29", "amount": "4200.00", "in_network": True},
-        ],
-        "behaviour": "normal", "delay_seconds": 0,
-        **overrides,
-    }
-
-
-async def registered_payer(eligibility: RunningEligibility) -> str:
-    payer = a_payer(eligibility.clearinghouse_url)
-    created = await eligibility.api.post("/v1/payers", json=payer)
-    assert created.status_code == 201, created.text
-    return payer["payer_id"]
-
-
-async def coverage_for(eligibility: RunningEligibility, member_id: str, payer_id: str | None = None) -> tuple[str, str]:
-    """Registration's events for a new customer with one coverage, on Kafka: (customer, coverage)."""
-    payer_id = payer_id or await registered_payer(eligibility)
-    customer_id, coverage_id = unique("cus_"), unique("cov_")
-    await eligibility.publish_registration_event("CustomerRegistered", customer_id, customer_registered(customer_id))
-    await eligibility.publish_registration_event(
-        "CoverageAdded", customer_id, coverage_added(customer_id, coverage_id, payer_id, member_id)
-    )
-    return customer_id, coverage_id
-
-
-async def ended_check(eligibility: RunningEligibility, coverage_id: str) -> dict[str, Any]:
-    async def ended() -> dict[str, Any] | None:
-        checks = (await eligibility.api.get("/v1/checks", params={"coverage_id": coverage_id})).json()["checks"]
-        return next((c for c in checks if c["status"] != "pending"), None)
-
-    return await eventually(ended, timeout=30, message=f"a check of {coverage_id} ended")
 
 
 async def stream_types(eligibility: RunningEligibility, coverage_id: str) -> list[str]:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 
+from shared.kafka import records_until_end, topic_partitions
 from tests.kafka_groups import start_group_at_end
 from tests.schemas import scratch_schema
 
@@ -37,6 +39,8 @@ class ServiceProcess:
     environment: dict[str, str]
     port: int
     log_path: Path
+    arguments: tuple[str, ...] = ()
+    ready_path: str = "/health/ready"
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -48,7 +52,7 @@ class ServiceProcess:
         env = {**os.environ, **self.environment, **overrides}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.module, *self.arguments], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         self._wait_ready()
 
@@ -59,7 +63,7 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.module} exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -83,6 +87,39 @@ class ServiceProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+async def find_on_kafka(bootstrap: str, topic: str, event_id: str) -> list[tuple[int, int]]:
+    """(partition, offset) of every record on ``topic`` whose ce_id is ``event_id``."""
+    partitions = await topic_partitions(bootstrap, topic)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await reader.start()
+    try:
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        return [
+            (record.partition, record.offset)
+            async for record in records_until_end(reader, partitions)
+            if dict(record.headers).get("ce_id", b"").decode() == event_id
+        ]
+    finally:
+        await reader.stop()
+
+
+def console_consumer(bootstrap: str, topic: str, partition: int, offset: int) -> tuple[str, str, str]:
+    """The record at ``partition``/``offset`` as Kafka's own kafka-console-consumer prints it:
+    (headers, key, value)."""
+    printed = subprocess.run(
+        [
+            str(ROOT / "deploy" / "kafka.sh"), "console-consumer",
+            "--bootstrap-server", bootstrap, "--topic", topic,
+            "--partition", str(partition), "--offset", str(offset), "--max-messages", "1",
+            "--property", "print.headers=true", "--property", "print.key=true",
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    headers, key, value = printed.stdout.strip().splitlines()[0].split("\t")
+    return headers, key, value
 
 
 @pytest.fixture
@@ -121,3 +158,44 @@ def registration_process(
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture
+def clearinghouse_process(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """The payer simulator, standing in for a clearinghouse, as `make run` serves it."""
+    port = free_port()
+    simulator = ServiceProcess(
+        module="simulators.clearinghouse", environment={}, port=port,
+        log_path=tmp_path / "clearinghouse.log", arguments=("--port", str(port)), ready_path="/health",
+    )
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+async def eligibility_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    group_id = f"eligibility.registration-feed.e2e-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(kafka_bootstrap, group_id, "registration.events")
+    async with scratch_schema(database_url, "e2e_eligibility") as schema:
+        port = free_port()
+        service = ServiceProcess(
+            module="services.eligibility",
+            environment={
+                "ELIGIBILITY_ENVIRONMENT": "test",
+                "ELIGIBILITY_DATABASE_URL": f"{database_url}?search_path={schema}",
+                "ELIGIBILITY_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "ELIGIBILITY_HTTP_PORT": str(port),
+                "ELIGIBILITY_REGISTRATION_CONSUMER_GROUP": group_id,
+                "ELIGIBILITY_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["eligibility:read", "eligibility:write"]}}}}',
+                "ELIGIBILITY_RELAY_POLL_INTERVAL_SECONDS": "0.5",
+                "ELIGIBILITY_VERIFIER_POLL_INTERVAL_SECONDS": "0.2",
+            },
+            port=port,
+            log_path=tmp_path / "eligibility.log",
+        )
+        try:
+            yield service
+        finally:
+            service.stop()

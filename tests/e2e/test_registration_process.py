@@ -10,11 +10,9 @@ import uuid
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from shared.eventstore import PostgresEventStore
-from shared.kafka import records_until_end, topic_partitions
-from tests.e2e.conftest import ROOT, TOKEN, ServiceProcess
+from tests.e2e.conftest import ROOT, TOKEN, ServiceProcess, console_consumer, find_on_kafka
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -37,23 +35,6 @@ def a_customer(email: str) -> dict[str, object]:
             "time_zone": "America/New_York",
         },
     }
-
-
-async def find_on_kafka(bootstrap: str, event_id: str) -> list[tuple[int, int]]:
-    """(partition, offset) of every record on the topic whose ce_id is ``event_id``."""
-    partitions = await topic_partitions(bootstrap, TOPIC)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await reader.start()
-    try:
-        reader.assign(partitions)
-        await reader.seek_to_beginning(*partitions)
-        return [
-            (record.partition, record.offset)
-            async for record in records_until_end(reader, partitions)
-            if dict(record.headers).get("ce_id", b"").decode() == event_id
-        ]
-    finally:
-        await reader.stop()
 
 
 async def search_row(pool: asyncpg.Pool, customer_id: str) -> asyncpg.Record | None:
@@ -81,7 +62,7 @@ async def test_an_event_committed_before_a_sigkill_is_published_after_restart_an
         event_id = history[0]["event_id"]
         assert await pool.fetchval("SELECT count(*) FROM events") == 1  # committed...
         assert await PostgresEventStore(pool, source="/billing/registration").read_all() == []
-        assert await find_on_kafka(kafka_bootstrap, event_id) == []  # ...and no reader can relay it
+        assert await find_on_kafka(kafka_bootstrap, TOPIC, event_id) == []  # ...and no reader can relay it
 
         registration_process.kill()
     finally:
@@ -89,10 +70,10 @@ async def test_an_event_committed_before_a_sigkill_is_published_after_restart_an
         await horizon.close()
 
     try:
-        assert await find_on_kafka(kafka_bootstrap, event_id) == []
+        assert await find_on_kafka(kafka_bootstrap, TOPIC, event_id) == []
         registration_process.start()  # relay and search consumer run again
 
-        placed = await eventually(lambda: find_on_kafka(kafka_bootstrap, event_id), timeout=30,
+        placed = await eventually(lambda: find_on_kafka(kafka_bootstrap, TOPIC, event_id), timeout=30,
                                   message="the committed event never reached Kafka")
         assert len(placed) == 1
         row = await eventually(lambda: search_row(pool, customer_id), message="search model never saw it")
@@ -104,7 +85,7 @@ async def test_an_event_committed_before_a_sigkill_is_published_after_restart_an
         registration_process.start()
 
         async def published_twice() -> list[tuple[int, int]]:
-            found = await find_on_kafka(kafka_bootstrap, event_id)
+            found = await find_on_kafka(kafka_bootstrap, TOPIC, event_id)
             return found if len(found) == 2 else []
 
         await eventually(published_twice, timeout=30, message="the relay did not republish")
@@ -140,20 +121,9 @@ async def test_an_operator_reads_the_registration_with_kafka_console_consumer(
         assert registered.status_code == 201, registered.text
         customer_id = registered.json()["customer_id"]
         event_id = (await api.get(f"/v1/customers/{customer_id}/events")).json()["events"][0]["event_id"]
-    [(partition, offset)] = await eventually(lambda: find_on_kafka(kafka_bootstrap, event_id), timeout=30)
+    [(partition, offset)] = await eventually(lambda: find_on_kafka(kafka_bootstrap, TOPIC, event_id), timeout=30)
 
-    printed = await asyncio.to_thread(
-        subprocess.run,
-        [
-            str(ROOT / "deploy" / "kafka.sh"), "console-consumer",
-            "--bootstrap-server", kafka_bootstrap, "--topic", TOPIC,
-            "--partition", str(partition), "--offset", str(offset), "--max-messages", "1",
-            "--property", "print.headers=true", "--property", "print.key=true",
-        ],
-        capture_output=True, text=True, timeout=120, check=True,
-    )
-
-    headers, key, value = printed.stdout.strip().splitlines()[0].split("\t")
+    headers, key, value = await asyncio.to_thread(console_consumer, kafka_bootstrap, TOPIC, partition, offset)
     assert f"ce_id:{event_id}" in headers
     assert "ce_type:billing.registration.CustomerRegistered" in headers
     assert "ce_source:/billing/registration" in headers

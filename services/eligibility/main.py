@@ -7,7 +7,6 @@ simulator standing in for a clearinghouse."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from fastapi import FastAPI
 
 from services.eligibility.adapters.clearinghouse import HttpClearinghouse
 from services.eligibility.adapters.program_table import load_program_table
-from services.eligibility.adapters.registration_events import TOPIC as REGISTRATION_TOPIC
 from services.eligibility.adapters.x12_gateway import X12Gateway
 from services.eligibility.api.errors import install_domain_problems
 from services.eligibility.api.estimates import router as estimates_router
@@ -26,6 +24,7 @@ from services.eligibility.application.handlers import PayerNotFound, Verificatio
 from services.eligibility.application.read_models import INLINE_READ_MODELS
 from services.eligibility.application.registration_feed import RegistrationFeed
 from services.eligibility.application.verifier import Submitter, Verifier, VerifierPolicy
+from services.eligibility.consumers import registration_feed_consumer
 from services.eligibility.domain.coverage import Party
 from services.eligibility.domain.documents import IssuedDocument
 from services.eligibility.domain.estimates import EstimatePolicy
@@ -34,15 +33,10 @@ from services.eligibility.domain.payer import Payer
 from services.eligibility.domain.verification import CoverageVerification
 from services.eligibility.settings import EligibilitySettings
 from shared.clock import Clock, SystemClock
-from shared.consumer import EventConsumer
-from shared.db import create_pool, migrate, migrations_in, platform_migrations
-from shared.eventstore import PostgresEventStore
+from shared.db import migrations_in, platform_migrations
 from shared.eventstore.repository import EventSourcedRepository
 from shared.http.app import create_service_app
-from shared.http.health import kafka_client_check, postgres_check, readiness_of
-from shared.http.metrics import PlatformMetrics
-from shared.kafka import start_reliable_producer
-from shared.relay import OutboxRelay
+from shared.runtime import service_runtime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION = "1.0.0"
@@ -55,19 +49,17 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        metrics: PlatformMetrics = app.state.platform_metrics
-        pool = await create_pool(settings.database_url, min_size=2, max_size=20)
-        producer = None
-        gateway = X12Gateway(HttpClearinghouse(), clock)
-        workers: list[asyncio.Task[None]] = []
-        try:
-            await migrate(pool, [*platform_migrations(), *migrations_in(MIGRATIONS, "eligibility")])
-            store = PostgresEventStore(pool, source=SOURCE, notify_channel="eligibility_events")
-
-            def repository(fold, **kwargs):  # type: ignore[no-untyped-def]
+        async with (
+            service_runtime(
+                app, settings, source=SOURCE, notify_channel="eligibility_events",
+                migrations=[*platform_migrations(), *migrations_in(MIGRATIONS, "eligibility")],
+            ) as runtime,
+            contextlib.aclosing(X12Gateway(HttpClearinghouse(), clock)) as gateway,
+        ):
+            def repository(fold, **options):  # type: ignore[no-untyped-def]
                 return EventSourcedRepository(
-                    store, clock, ELIGIBILITY_EVENTS, fold, source=SOURCE,
-                    inline_projections=INLINE_READ_MODELS, **kwargs,
+                    runtime.store, clock, ELIGIBILITY_EVENTS, fold, source=SOURCE,
+                    inline_projections=INLINE_READ_MODELS, **options,
                 )
 
             verifications = Verifications(
@@ -75,8 +67,6 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                 coverages=repository(CoverageVerification.fold, stream_prefix="coverage-"),
                 clock=clock, valid_days=settings.verification_valid_days,
             )
-            app.state.pool = pool
-            app.state.settings = settings
             app.state.verifications = verifications
             app.state.estimating = Estimating(
                 documents=repository(IssuedDocument.fold), clock=clock, programs=programs,
@@ -84,39 +74,14 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                 determination_valid_days=settings.determination_valid_days,
                 estimate_valid_days=settings.estimate_valid_days,
                 flag_threshold=settings.estimate_flag_threshold,
-                policy=EstimatePolicy(
-                    prompt_pay_discount_bp=settings.prompt_pay_discount_bp,
-                    prompt_pay_days=settings.prompt_pay_days,
-                    payment_plan_threshold=settings.payment_plan_threshold,
-                    payment_plan_min_instalment=settings.payment_plan_min_instalment,
-                    payment_plan_max_instalments=settings.payment_plan_max_instalments,
-                ),
+                policy=estimate_policy(settings),
             )
-            producer = await start_reliable_producer(
-                settings.kafka_bootstrap_servers, client_id=settings.service_name
-            )
-            readiness = readiness_of(app)
-            readiness.add("database", postgres_check(pool))
-            readiness.add("kafka", kafka_client_check(producer.client))
             if settings.run_background_workers:
-                relay = OutboxRelay(
-                    store=store, producer=producer, topic=settings.events_topic,
-                    poll_interval=settings.relay_poll_interval_seconds,
-                    on_published=lambda n: metrics.count_published(settings.events_topic, n),
-                )
                 feed = RegistrationFeed(verifications, clock, settings.inquiry_service_types)
-                consumer = EventConsumer(
-                    group_id=settings.registration_consumer_group,
-                    dlq_topic=settings.registration_dead_letter_topic,
-                    topics=[REGISTRATION_TOPIC], pool=pool,
-                    bootstrap_servers=settings.kafka_bootstrap_servers,
-                    handler=feed.apply, producer=producer, event_types=feed.event_types,
-                    on_outcome=metrics.consumer_outcome_counter(
-                        settings.registration_consumer_group, settings.registration_dead_letter_topic
-                    ),
-                )
-                verifier = Verifier(
-                    pool=pool, verifications=verifications, gateway=gateway,
+                runtime.run("relay", runtime.relay(settings.events_topic, settings.relay_poll_interval_seconds))
+                runtime.run("registration-consumer", registration_feed_consumer(runtime, settings, feed))
+                runtime.run("verifier", Verifier(
+                    pool=runtime.pool, verifications=verifications, gateway=gateway,
                     submitter=Submitter(
                         sender_id=settings.submitter_id,
                         provider=Party(name=settings.provider_name, identifier=settings.provider_npi),
@@ -128,21 +93,8 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                         backoff_max_seconds=settings.verifier_backoff_max_seconds,
                         poll_interval_seconds=settings.verifier_poll_interval_seconds,
                     ),
-                )
-                workers = [
-                    asyncio.create_task(relay.run(), name="relay"),
-                    asyncio.create_task(consumer.run(), name="registration-consumer"),
-                    asyncio.create_task(verifier.run(), name="verifier"),
-                ]
+                ))
             yield
-        finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            await gateway.aclose()
-            if producer is not None:
-                await producer.stop()
-            await pool.close()
 
     app = create_service_app(
         service_name=settings.service_name,
@@ -155,3 +107,13 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
     )
     install_domain_problems(app)
     return app
+
+
+def estimate_policy(settings: EligibilitySettings) -> EstimatePolicy:
+    return EstimatePolicy(
+        prompt_pay_discount_bp=settings.prompt_pay_discount_bp,
+        prompt_pay_days=settings.prompt_pay_days,
+        payment_plan_threshold=settings.payment_plan_threshold,
+        payment_plan_min_instalment=settings.payment_plan_min_instalment,
+        payment_plan_max_instalments=settings.payment_plan_max_instalments,
+    )

@@ -6,29 +6,15 @@ dead-letter topic."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import asyncpg
-from aiokafka import AIOKafkaProducer
-
 from services.registration.application.search import CustomerSearchProjection
 from services.registration.domain.events import TOPIC
-from shared.consumer import EventConsumer, Outcome
+from services.registration.settings import RegistrationSettings
+from shared.consumer import EventConsumer
+from shared.runtime import ServiceRuntime
 
 
-def search_model_consumer(
-    *, pool: asyncpg.Pool, bootstrap_servers: str, producer: AIOKafkaProducer,
-    projection: CustomerSearchProjection, group_id: str, dead_letter_topic: str, on_outcome: Callable[[Outcome], None] | None = None,
-) -> EventConsumer:
-    return EventConsumer(
-        group_id=group_id,
-        dlq_topic=dead_letter_topic,
-        topics=[TOPIC],
-        pool=pool,
-        bootstrap_servers=bootstrap_servers,
-        handler=projection.apply,
-        producer=producer,
-        event_types=projection.event_types,
-        on_outcome=on_outcome,
+def search_model_consumer(runtime: ServiceRuntime, settings: RegistrationSettings) -> EventConsumer:
+    return runtime.consumer(
+        group_id=settings.search_consumer_group, dead_letter_topic=settings.search_dead_letter_topic,
+        topics=[TOPIC], projection=CustomerSearchProjection(),
     )
-

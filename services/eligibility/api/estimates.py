@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.eligibility.api.deps import Creation, EstimatingDep, PoolDep, Reader
 from services.eligibility.application.estimating import (
     DetermineProgramEligibility,
-    Estimating,
     RequestEstimate,
 )
 from services.eligibility.domain.events import EstimateIssued, ProgramEligibilityDetermined
-from shared.http.auth import Principal, require_scopes
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, Problem, problem_responses
-from shared.http.writes import pool_of, write_dependencies
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
-
-Reader = Annotated[Principal, Depends(require_scopes("eligibility:read"))]
-Creation, _ = write_dependencies("eligibility:write")
-PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
-
-
-def estimating_of(request: Request) -> Estimating:
-    return request.app.state.estimating
-
-
-EstimatingDep = Annotated[Estimating, Depends(estimating_of)]
 
 
 class ProgramsPublic(BaseModel):

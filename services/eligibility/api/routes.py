@@ -6,9 +6,10 @@ from datetime import date
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from services.eligibility.api.deps import Change, Creation, PoolDep, Reader, VerificationsDep
 from services.eligibility.api.schemas import (
     CheckCreate,
     CheckPublic,
@@ -21,7 +22,6 @@ from services.eligibility.api.schemas import (
     PayersPublic,
     VerificationStatusPublic,
 )
-from services.eligibility.application.handlers import Verifications
 from services.eligibility.application.queries import (
     CheckAlreadyPending,
     check_row,
@@ -31,23 +31,12 @@ from services.eligibility.application.queries import (
 )
 from services.eligibility.domain.events import PayerKind, PayerProfile
 from services.eligibility.domain.payer import Payer
-from shared.http.auth import Principal, require_scopes
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, problem_responses
-from shared.http.writes import etag, pool_of, write_dependencies
+from shared.http.writes import etag
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
-Reader = Annotated[Principal, Depends(require_scopes("eligibility:read"))]
-Creation, Change = write_dependencies("eligibility:write")
-PoolDep = Annotated[asyncpg.Pool, Depends(pool_of)]
-
-
-def verifications_of(request: Request) -> Verifications:
-    return request.app.state.verifications
-
-
-VerificationsDep = Annotated[Verifications, Depends(verifications_of)]
 
 
 def _payer_public(payer: Payer) -> PayerPublic:

@@ -31,6 +31,7 @@ from services.eligibility.application.queries import (
 )
 from services.eligibility.domain.events import PayerKind, PayerProfile
 from services.eligibility.domain.payer import Payer
+from services.eligibility.domain.verification import StaffAnswer
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, problem_responses
 from shared.http.writes import etag
@@ -169,6 +170,22 @@ async def retry_check(check_id: str, write: Creation, verifications: Verificatio
         return await _check_result(conn, check_id, 202)
 
     return await write.run(CheckCreate(), retry)
+
+
+@router.post("/checks/{check_id}/staff-answer", response_model=CheckPublic, tags=["verification"],
+             responses=problem_responses(404), summary="Record what the payer told staff who asked it")
+async def record_staff_answer(
+    check_id: str, answer: StaffAnswer, write: Creation, verifications: VerificationsDep
+) -> JSONResponse:
+    """For payers without electronic inquiries (employers, agencies, programs run on rules) and
+    for checks that failed: staff ask the payer by phone, portal or letter and record its answer,
+    which ends the check as EligibilityVerified or EligibilityRejected with method `staff`."""
+
+    async def record(conn: asyncpg.Connection) -> IdempotentResult:
+        await verifications.record_staff_answer(conn, check_id, answer, recorded_by=write.principal.system)
+        return await _check_result(conn, check_id, 200)
+
+    return await write.run(answer, record)
 
 
 @router.get("/checks/{check_id}/exchanges", response_model=ExchangesPublic, tags=["verification"],

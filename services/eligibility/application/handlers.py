@@ -16,7 +16,7 @@ import asyncpg
 from services.eligibility.domain.coverage import EligibilityResponse
 from services.eligibility.domain.events import PayerProfile
 from services.eligibility.domain.payer import Payer
-from services.eligibility.domain.verification import CheckRequest, CoverageVerification
+from services.eligibility.domain.verification import CheckRequest, CoverageVerification, StaffAnswer
 from shared.clock import Clock
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict
@@ -116,15 +116,27 @@ class Verifications:
         await self._save(conn, verification, events)
         return events
 
-    async def retry_check(self, conn: asyncpg.Connection, check_id: str, requested_by: str) -> CoverageVerification:
-        coverage_id = await conn.fetchval("SELECT coverage_id FROM checks WHERE check_id = $1", check_id)
-        if coverage_id is None:
-            raise CheckNotFound(check_id)
-        verification = await self.coverages.get(coverage_id, connection=conn)
+    async def retry_check(self, conn: asyncpg.Connection, check_id: str, requested_by: str) -> None:
+        verification = await self._coverage_of_check(conn, check_id)
         await self._save(
             conn, verification, verification.retry(check_id, requested_by=requested_by, now=self.clock.now())
         )
-        return verification
+
+    async def record_staff_answer(
+        self, conn: asyncpg.Connection, check_id: str, answer: StaffAnswer, recorded_by: str
+    ) -> None:
+        verification = await self._coverage_of_check(conn, check_id)
+        events = verification.record_staff_answer(
+            check_id, answer, recorded_by=recorded_by, today=self.clock.today(), valid_days=self.valid_days,
+            now=self.clock.now(),
+        )
+        await self._save(conn, verification, events)
+
+    async def _coverage_of_check(self, conn: asyncpg.Connection, check_id: str) -> CoverageVerification:
+        coverage_id = await conn.fetchval("SELECT coverage_id FROM checks WHERE check_id = $1", check_id)
+        if coverage_id is None:
+            raise CheckNotFound(check_id)
+        return await self.coverages.get(coverage_id, connection=conn)
 
     async def _save(
         self, conn: asyncpg.Connection, verification: CoverageVerification, events: list[DomainEvent],

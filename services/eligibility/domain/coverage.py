@@ -77,6 +77,7 @@ class Benefit(Value):
 class RejectionSource(StrEnum):
     AAA = "aaa"  # the payer or clearinghouse refused the request (AAA segment)
     INACTIVE = "inactive"  # the payer answered: coverage not active on the date asked
+    STAFF = "staff"  # staff asked the payer (phone, portal) and were told no
 
 
 class Rejection(Value):

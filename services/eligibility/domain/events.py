@@ -110,6 +110,11 @@ class PayerRetired(DomainEvent):
 # -- insurance verification ----------------------------------------------------------------------
 
 
+class VerificationMethod(StrEnum):
+    X12 = "x12"  # the payer's 271, through its clearinghouse
+    STAFF = "staff"  # staff asked the payer (phone, portal, letter) and recorded its answer
+
+
 class CheckTrigger(StrEnum):
     COVERAGE_ADDED = "coverage_added"
     COVERAGE_CHANGED = "coverage_changed"
@@ -162,7 +167,10 @@ class EligibilityVerified(DomainEvent):
         description="In-network member cost share per service type asked, from the EB loops"
     )
     benefits: list[Benefit] = Field(description="Every EB loop of the 271, as the payer sent it")
-    exchange_id: str = Field(description="The raw 270/271 pair kept for audit")
+    method: VerificationMethod = VerificationMethod.X12
+    exchange_id: str | None = Field(description="The raw 270/271 pair kept for audit; none when staff verified")
+    recorded_by: str | None = Field(None, description="Who recorded a staff verification")
+    payer_reference: str | None = Field(None, description="The payer's call or case reference, when staff asked")
     verified_at: datetime
 
 
@@ -179,7 +187,10 @@ class EligibilityRejected(DomainEvent):
     reasons: list[Rejection] = Field(min_length=1)
     coverage_from: date | None = None
     coverage_to: date | None = None
-    exchange_id: str
+    method: VerificationMethod = VerificationMethod.X12
+    exchange_id: str | None = Field(description="The raw 270/271 pair kept for audit; none when staff asked")
+    recorded_by: str | None = Field(None, description="Who recorded a staff answer")
+    payer_reference: str | None = Field(None, description="The payer's call or case reference, when staff asked")
     rejected_at: datetime
 
 

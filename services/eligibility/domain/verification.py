@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from services.eligibility.domain.cost_share import cost_share
 from services.eligibility.domain.coverage import (
     CostShare,
     EligibilityResponse,
+    Rejection,
+    RejectionSource,
     ResponseStatus,
 )
 from services.eligibility.domain.events import (
@@ -27,6 +31,7 @@ from services.eligibility.domain.events import (
     EligibilityRejected,
     EligibilityVerified,
     SubscriberSnapshot,
+    VerificationMethod,
 )
 from shared.events import DomainEvent
 from shared.rules import RuleViolated
@@ -63,6 +68,20 @@ class CheckRequest:
 
 class CheckNotFound(LookupError):
     pass
+
+
+class StaffAnswer(BaseModel):
+    """What the payer told staff who asked it directly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    active: bool = Field(description="Whether the payer confirmed the coverage for the date of service")
+    plan_name: str | None = None
+    coverage_from: date | None = None
+    coverage_to: date | None = None
+    cost_shares: list[CostShare] = Field(default=[], description="What the payer said the member pays")
+    reason: str | None = Field(None, max_length=500, description="Why not, when the payer did not confirm")
+    reference: str | None = Field(None, max_length=100, description="The payer's call or case reference")
 
 
 @dataclass
@@ -148,6 +167,40 @@ class CoverageVerification:
                 payer_id=check.payer_id, service_date=check.service_date, verified_on=today,
                 reasons=response.rejections, coverage_from=response.coverage_from,
                 coverage_to=response.coverage_to, exchange_id=exchange_id, rejected_at=now,
+            )
+        ]
+
+    def record_staff_answer(
+        self, check_id: str, answer: StaffAnswer, *, recorded_by: str, today: date, valid_days: int, now: datetime,
+    ) -> list[DomainEvent]:
+        """Staff asked the payer themselves (a payer without electronic inquiries, or one whose
+        clearinghouse keeps failing) and record what it said; ends a pending or failed check."""
+        check = self.check(check_id)
+        if check.status not in (CheckStatus.PENDING, CheckStatus.FAILED):
+            raise RuleViolated("check_id", f"check {check_id} is already {check.status.value}")
+        assert self.customer_id is not None
+        if answer.active:
+            return [
+                EligibilityVerified(
+                    check_id=check_id, customer_id=self.customer_id, coverage_id=self.coverage_id,
+                    payer_id=check.payer_id, service_date=check.service_date, verified_on=today,
+                    valid_until=today + timedelta(days=valid_days), plan_name=answer.plan_name,
+                    coverage_from=answer.coverage_from, coverage_to=answer.coverage_to,
+                    group_number=check.subscriber.group_number, cost_shares=answer.cost_shares, benefits=[],
+                    method=VerificationMethod.STAFF, exchange_id=None, recorded_by=recorded_by,
+                    payer_reference=answer.reference, verified_at=now,
+                )
+            ]
+        if not answer.reason:
+            raise RuleViolated("reason", "say why the payer does not confirm the coverage")
+        return [
+            EligibilityRejected(
+                check_id=check_id, customer_id=self.customer_id, coverage_id=self.coverage_id,
+                payer_id=check.payer_id, service_date=check.service_date, verified_on=today,
+                reasons=[Rejection(source=RejectionSource.STAFF, code="staff", description=answer.reason)],
+                coverage_from=answer.coverage_from, coverage_to=answer.coverage_to,
+                method=VerificationMethod.STAFF, exchange_id=None, recorded_by=recorded_by,
+                payer_reference=answer.reference, rejected_at=now,
             )
         ]
 

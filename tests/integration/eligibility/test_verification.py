@@ -297,3 +297,28 @@ async def test_eligibility_events_reach_kafka_as_cloudevents(eligibility: Runnin
     assert headers["content-type"] == b"application/json"
     data = json.loads(record.value)
     assert (data["check_id"], data["coverage_id"]) == (check["check_id"], coverage_id)
+
+
+async def test_a_payer_without_electronic_inquiries_is_verified_by_staff(eligibility: RunningEligibility) -> None:
+    payer = a_payer(eligibility.clearinghouse_url, kind="employer", connection={"method": "rules"})
+    assert (await eligibility.api.post("/v1/payers", json=payer)).status_code == 201
+    _, coverage_id = await coverage_for(eligibility, unique("EMP"), payer_id=payer["payer_id"])
+
+    check = await ended_check(eligibility, coverage_id)
+    assert check["status"] == "failed"
+    assert check["outcome"]["retryable"] is False
+    assert "staff confirm" in check["outcome"]["reason"]
+
+    answered = await eligibility.api.post(f"/v1/checks/{check['check_id']}/staff-answer", json={
+        "active": True, "plan_name": "Employer wellness plan", "coverage_from": "2026-01-01",
+        "cost_shares": [{"service_type": "30", "copay": 1000}], "reference": "HR-CALL-17",
+    })
+
+    assert answered.status_code == 200, answered.text
+    outcome = answered.json()["outcome"]
+    assert answered.json()["status"] == "verified"
+    assert (outcome["method"], outcome["recorded_by"], outcome["payer_reference"]) == ("staff", "front-desk", "HR-CALL-17")
+    standing = (await eligibility.api.get(f"/v1/coverages/{coverage_id}/verification")).json()
+    assert standing["verified"] is True
+    again = await eligibility.api.post(f"/v1/checks/{check['check_id']}/staff-answer", json={"active": False})
+    assert again.status_code == 422 and again.json()["errors"][0]["field"] == "check_id"

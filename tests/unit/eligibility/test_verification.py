@@ -9,6 +9,7 @@ import pytest
 from services.eligibility.domain.coverage import (
     Benefit,
     BenefitKind,
+    CostShare,
     EligibilityResponse,
     Member,
     Rejection,
@@ -24,12 +25,14 @@ from services.eligibility.domain.events import (
     EligibilityRejected,
     EligibilityVerified,
     SubscriberSnapshot,
+    VerificationMethod,
 )
 from services.eligibility.domain.verification import (
     CheckRequest,
     CheckStatus,
     CoverageVerification,
     EndedCheck,
+    StaffAnswer,
     Standing,
     standing_as_of,
 )
@@ -160,3 +163,34 @@ VERIFIED = EndedCheck(CheckStatus.VERIFIED, verified_on=date(2026, 11, 1), valid
 )
 def test_standing_as_of_a_date(latest: EndedCheck | None, pending: bool, as_of: date, standing: Standing) -> None:
     assert standing_as_of(latest, pending=pending, as_of=as_of) is standing
+
+
+def test_staff_record_what_the_payer_told_them_on_a_failed_check() -> None:
+    verification = requested()
+    decided(verification, verification.record_failure(
+        "chk_1", attempts=1, reason="payer takes no electronic inquiries", exchange_id=None, now=NOW, retryable=False))
+    answer = StaffAnswer(active=True, plan_name="Employer plan", coverage_from=date(2026, 1, 1),
+                         cost_shares=[CostShare(service_type="30", copay=1500)], reference="CALL-4411")
+
+    [event] = verification.record_staff_answer("chk_1", answer, recorded_by="front-desk", today=TODAY,
+                                               valid_days=30, now=NOW)
+
+    assert isinstance(event, EligibilityVerified)
+    assert (event.method, event.exchange_id, event.recorded_by) == (VerificationMethod.STAFF, None, "front-desk")
+    assert (event.payer_reference, event.cost_shares[0].copay, event.group_number) == ("CALL-4411", 1500, None)
+    decided(verification, [event])
+    with pytest.raises(RuleViolated):
+        verification.record_staff_answer("chk_1", answer, recorded_by="x", today=TODAY, valid_days=30, now=NOW)
+
+
+def test_a_staff_no_needs_the_reason() -> None:
+    verification = requested()
+    with pytest.raises(RuleViolated) as refused:
+        verification.record_staff_answer("chk_1", StaffAnswer(active=False), recorded_by="x", today=TODAY,
+                                         valid_days=30, now=NOW)
+    assert refused.value.field == "reason"
+    [event] = verification.record_staff_answer(
+        "chk_1", StaffAnswer(active=False, reason="terminated 2026-10-31"), recorded_by="x", today=TODAY,
+        valid_days=30, now=NOW)
+    assert isinstance(event, EligibilityRejected)
+    assert (event.reasons[0].source, event.reasons[0].description) == (RejectionSource.STAFF, "terminated 2026-10-31")

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import Counter
 
 from services.eligibility.adapters.clearinghouse import HttpClearinghouse
 from services.eligibility.adapters.program_table import load_program_table
@@ -80,6 +81,10 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                 feed = RegistrationFeed(verifications, clock, settings.inquiry_service_types)
                 runtime.run("relay", runtime.relay(settings.events_topic, settings.relay_poll_interval_seconds))
                 runtime.run("registration-consumer", registration_feed_consumer(runtime, settings, feed))
+                checks_ended = Counter(
+                    "eligibility_check_attempts", "Verification attempts by outcome: active, inactive, "
+                    "rejected, retry_scheduled, failed.", ["outcome"], registry=app.state.metrics_registry,
+                )
                 runtime.run("verifier", Verifier(
                     pool=runtime.pool, verifications=verifications, gateway=gateway,
                     submitter=Submitter(
@@ -93,6 +98,7 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                         backoff_max_seconds=settings.verifier_backoff_max_seconds,
                         poll_interval_seconds=settings.verifier_poll_interval_seconds,
                     ),
+                    on_outcome=lambda outcome: checks_ended.labels(outcome).inc(),
                 ))
             yield
 

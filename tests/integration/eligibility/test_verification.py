@@ -322,3 +322,14 @@ async def test_a_payer_without_electronic_inquiries_is_verified_by_staff(eligibi
     assert standing["verified"] is True
     again = await eligibility.api.post(f"/v1/checks/{check['check_id']}/staff-answer", json={"active": False})
     assert again.status_code == 422 and again.json()["errors"][0]["field"] == "check_id"
+
+
+async def test_verification_attempts_are_counted_in_metrics(eligibility: RunningEligibility) -> None:
+    member_id = unique("MET")
+    await eligibility.put_member(member(member_id))
+    _, coverage_id = await coverage_for(eligibility, member_id)
+    await ended_check(eligibility, coverage_id)
+
+    metrics = (await eligibility.api.get("/metrics")).text
+
+    assert 'eligibility_check_attempts_total{outcome="active"}' in metrics

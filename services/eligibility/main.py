@@ -24,6 +24,7 @@ from services.eligibility.application.estimating import Estimating
 from services.eligibility.application.handlers import PayerNotFound, Verifications
 from services.eligibility.application.read_models import INLINE_READ_MODELS
 from services.eligibility.application.registration_feed import RegistrationFeed
+from services.eligibility.application.reverification import Reverifier
 from services.eligibility.application.verifier import Submitter, Verifier, VerifierPolicy
 from services.eligibility.consumers import registration_feed_consumer
 from services.eligibility.domain.coverage import Party
@@ -99,6 +100,12 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                         poll_interval_seconds=settings.verifier_poll_interval_seconds,
                     ),
                     on_outcome=lambda outcome: checks_ended.labels(outcome).inc(),
+                ))
+                runtime.run("reverifier", Reverifier(
+                    pool=runtime.pool, verifications=verifications,
+                    lead_days=settings.reverify_days_before_stale,
+                    service_types=settings.inquiry_service_types,
+                    interval_seconds=settings.reverify_interval_seconds,
                 ))
             yield
 

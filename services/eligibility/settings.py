@@ -40,6 +40,12 @@ class EligibilitySettings(PlatformSettings):
     verification_valid_days: int = Field(
         30, ge=1, le=366, description="Days a verification counts before it is stale."
     )
+    reverify_days_before_stale: int = Field(
+        3, ge=0, le=60, description="Ask again about a coverage this many days before its verification goes stale."
+    )
+    reverify_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the service looks for verifications going stale."
+    )
     inquiry_service_types: list[str] = Field(
         ["30"], min_length=1,
         description='X12 service type codes asked in triggered checks, as JSON, e.g. ["30", "98"].',

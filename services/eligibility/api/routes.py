@@ -20,6 +20,8 @@ from services.eligibility.api.schemas import (
     PayerPublic,
     PayerRetirement,
     PayersPublic,
+    ReverificationPublic,
+    ReverificationRequest,
     VerificationStatusPublic,
 )
 from services.eligibility.application.queries import (
@@ -29,6 +31,7 @@ from services.eligibility.application.queries import (
     coverage_standing,
     on_demand_request,
 )
+from services.eligibility.application.reverification import reverify_going_stale
 from services.eligibility.domain.events import PayerKind, PayerProfile
 from services.eligibility.domain.payer import Payer
 from services.eligibility.domain.verification import StaffAnswer
@@ -214,3 +217,23 @@ async def coverage_verification(
         coverage_id=coverage_id, as_of=day, verified=standing.value == "verified", status=standing.value,
         check=CheckPublic.of(latest) if latest else None,
     )
+
+
+# -- operations --------------------------------------------------------------------------------
+
+
+@router.post("/operations/reverification", response_model=ReverificationPublic, tags=["operations"],
+             summary="Ask again about every coverage whose verification goes stale soon")
+async def reverify(
+    body: ReverificationRequest, write: Creation, verifications: VerificationsDep, request: Request,
+) -> ReverificationPublic:
+    """What the service does on its own every `ELIGIBILITY_REVERIFY_INTERVAL_SECONDS`, run now and
+    optionally as of another date: a check is requested for each coverage in force whose latest
+    verification stops counting within `ELIGIBILITY_REVERIFY_DAYS_BEFORE_STALE` days."""
+    settings = request.app.state.settings
+    today = body.as_of or verifications.clock.today()
+    requested = await reverify_going_stale(
+        write.pool, verifications, today=today, lead_days=settings.reverify_days_before_stale,
+        service_types=settings.inquiry_service_types,
+    )
+    return ReverificationPublic(as_of=today, check_ids=requested)

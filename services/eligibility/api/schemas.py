@@ -95,3 +95,12 @@ class VerificationStatusPublic(BaseModel):
         description="verified, stale (verified but past valid_until), rejected, failed, pending or unverified"
     )
     check: CheckPublic | None
+
+
+class ReverificationRequest(Body):
+    as_of: date | None = Field(None, description="The day to act as of; today when absent")
+
+
+class ReverificationPublic(BaseModel):
+    as_of: date
+    check_ids: list[str] = Field(description="The checks requested")

@@ -8,6 +8,7 @@ from datetime import date
 import asyncpg
 
 from services.eligibility.application.handlers import CheckNotFound
+from services.eligibility.application.read_models import optional_date
 from services.eligibility.application.registration_feed import coverage_terms, subscriber_of
 from services.eligibility.domain.events import CheckTrigger
 from services.eligibility.domain.verification import (
@@ -66,7 +67,7 @@ async def coverage_standing(
         ended = EndedCheck(
             status=CheckStatus(latest["status"]), verified_on=latest["verified_on"],
             valid_until=latest["valid_until"],
-            coverage_from=_date(outcome.get("coverage_from")), coverage_to=_date(outcome.get("coverage_to")),
+            coverage_from=optional_date(outcome.get("coverage_from")), coverage_to=optional_date(outcome.get("coverage_to")),
         )
     return standing_as_of(ended, pending=pending, as_of=as_of), latest
 
@@ -83,7 +84,3 @@ async def on_demand_request(
         subscriber=await subscriber_of(conn, coverage["customer_id"], terms),
         service_date=service_date, service_types=service_types, trigger=CheckTrigger.ON_DEMAND,
     )
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None

@@ -70,7 +70,7 @@ class CheckLedger:
                        service_date, service_types, subscriber, requested_at)
                    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)""",
                 data["check_id"], data["customer_id"], data["coverage_id"], data["payer_id"],
-                data["trigger"], _date(data["service_date"]), data["service_types"],
+                data["trigger"], optional_date(data["service_date"]), data["service_types"],
                 json.dumps(data["subscriber"]), event.time,
             )
         elif event.type == EligibilityCheckRetried.event_type:
@@ -86,7 +86,7 @@ class CheckLedger:
                        verified_on = $5, valid_until = $6
                    WHERE check_id = $1""",
                 data["check_id"], self.OUTCOMES[event.type], json.dumps(data), event.time,
-                _date(data.get("verified_on")), _date(data.get("valid_until")),
+                optional_date(data.get("verified_on")), optional_date(data.get("valid_until")),
             )
 
 
@@ -102,7 +102,7 @@ class ProgramDeterminations:
                    valid_from, valid_until, data, determined_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
             data["determination_id"], data["customer_id"], data["determination"]["program_id"],
-            data["determination"]["eligible"], _date(data["valid_from"]), _date(data["valid_until"]),
+            data["determination"]["eligible"], optional_date(data["valid_from"]), optional_date(data["valid_until"]),
             json.dumps(data), event.time,
         )
 
@@ -120,7 +120,8 @@ class Estimates:
         )
 
 
-def _date(value: str | None) -> date | None:
+def optional_date(value: str | None) -> date | None:
+    """A date of an event's JSON data, which may be absent."""
     return date.fromisoformat(value) if value else None
 
 

@@ -167,6 +167,9 @@ class EligibilityVerified(DomainEvent):
         description="In-network member cost share per service type asked, from the EB loops"
     )
     benefits: list[Benefit] = Field(description="Every EB loop of the 271, as the payer sent it")
+    notices: list[Rejection] = Field(
+        default=[], description="AAA segments the payer sent for single service types of an active coverage"
+    )
     method: VerificationMethod = VerificationMethod.X12
     exchange_id: str | None = Field(description="The raw 270/271 pair kept for audit; none when staff verified")
     recorded_by: str | None = Field(None, description="Who recorded a staff verification")

@@ -158,7 +158,8 @@ class CoverageVerification:
                     group_number=response.subscriber.group_number if response.subscriber else None,
                     currency=response.currency,
                     cost_shares=_cost_shares(response, check.service_types),
-                    benefits=response.benefits, exchange_id=exchange_id, verified_at=now,
+                    benefits=response.benefits, notices=response.rejections, exchange_id=exchange_id,
+                    verified_at=now,
                 )
             ]
         return [

@@ -194,3 +194,14 @@ def test_a_staff_no_needs_the_reason() -> None:
         valid_days=30, now=NOW)
     assert isinstance(event, EligibilityRejected)
     assert (event.reasons[0].source, event.reasons[0].description) == (RejectionSource.STAFF, "terminated 2026-10-31")
+
+
+def test_a_service_type_the_payer_refused_is_kept_as_a_notice_of_an_active_coverage() -> None:
+    notice = Rejection(source=RejectionSource.AAA, code="T4", description="Payer Name or Identifier Missing",
+                       follow_up_action="C", loop="2110C")
+    response = ACTIVE.model_copy(update={"rejections": [notice]})
+
+    [event] = requested().record_answer("chk_1", response, exchange_id="x12_1", today=TODAY, valid_days=30, now=NOW)
+
+    assert isinstance(event, EligibilityVerified)
+    assert event.notices == [notice]

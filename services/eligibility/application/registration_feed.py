@@ -28,13 +28,17 @@ from shared.envelope import EventEnvelope
 
 
 class RegistrationFeed:
-    """A projection of registration's customers and coverages that also starts verifications."""
+    """A projection of registration's customers and coverages that also starts verifications.
+
+    Without ``verifications`` it only folds (an operator's rebuild must not ask every payer again)."""
 
     name = "eligibility.registration-feed"
     tables = ("customers", "coverages")
     event_types = frozenset(READERS)
 
-    def __init__(self, verifications: Verifications, clock: Clock, service_types: Sequence[str]) -> None:
+    def __init__(
+        self, verifications: Verifications | None, clock: Clock, service_types: Sequence[str] = ("30",)
+    ) -> None:
         self.verifications = verifications
         self.clock = clock
         self.service_types = tuple(service_types)
@@ -56,6 +60,8 @@ class RegistrationFeed:
                 )
             case CoverageAdded() | CoverageChanged() as coverage:
                 await self._record_coverage(conn, coverage.customer_id, coverage.coverage_id, coverage.terms, event)
+                if self.verifications is None:
+                    return
                 trigger = (
                     CheckTrigger.COVERAGE_ADDED if isinstance(coverage, CoverageAdded)
                     else CheckTrigger.COVERAGE_CHANGED

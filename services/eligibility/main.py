@@ -98,6 +98,7 @@ def create_app(settings: EligibilitySettings | None = None, *, clock: Clock | No
                         backoff_seconds=settings.verifier_backoff_seconds,
                         backoff_max_seconds=settings.verifier_backoff_max_seconds,
                         poll_interval_seconds=settings.verifier_poll_interval_seconds,
+                        lease_seconds=settings.verifier_lease_seconds,
                     ),
                     on_outcome=lambda outcome: checks_ended.labels(outcome).inc(),
                 ))

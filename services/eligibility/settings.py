@@ -57,6 +57,11 @@ class EligibilitySettings(PlatformSettings):
         2.0, gt=0, description="Wait before the second try; it doubles for each further try."
     )
     verifier_backoff_max_seconds: float = Field(300.0, gt=0, description="Longest wait between tries.")
+    verifier_lease_seconds: float = Field(
+        180.0, gt=0,
+        description="How long a claimed check is left to its worker before another takes it over "
+        "(a crashed worker's checks are tried again after this); longer than any payer's timeout.",
+    )
     verifier_poll_interval_seconds: float = Field(
         1.0, gt=0, description="How often the verifier looks for due checks when idle."
     )

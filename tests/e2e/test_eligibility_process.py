@@ -36,6 +36,14 @@ def a_customer(family: str) -> dict[str, Any]:
     }
 
 
+async def verified_check(eligibility: httpx.AsyncClient, coverage_id: str) -> dict[str, Any]:
+    async def verified() -> dict[str, Any] | None:
+        checks = (await eligibility.get("/v1/checks", params={"coverage_id": coverage_id})).json()["checks"]
+        return next((c for c in checks if c["status"] == "verified"), None)
+
+    return await eventually(verified, timeout=60, message=f"coverage {coverage_id} verified in eligibility")
+
+
 async def verified_record(bootstrap: str, customer_id: str) -> Any:
     """The EligibilityVerified of ``customer_id`` as a plain Kafka consumer reads it: no platform
     code, just the topic, the key and the CloudEvents headers."""
@@ -56,6 +64,63 @@ async def verified_record(bootstrap: str, customer_id: str) -> Any:
         return await eventually(found, timeout=60, message="EligibilityVerified on eligibility.events")
     finally:
         await reader.stop()
+
+
+async def register_covered_customer(
+    registration: httpx.AsyncClient, payer_id: str, member_id: str, family: str = "Hopper"
+) -> tuple[str, str]:
+    """What the front desk does in registration: a customer and their insurance."""
+    customer = await registration.post("/v1/customers", json=a_customer(family))
+    assert customer.status_code == 201, customer.text
+    customer_id = customer.json()["customer_id"]
+    coverage = await registration.post(f"/v1/customers/{customer_id}/coverages", json={"terms": {
+        "payer_id": payer_id, "payer_kind": "insurer", "member_id": member_id, "priority": "primary",
+        "subscriber": {"relationship": "self"}, "effective_from": "2026-01-01",
+    }})
+    assert coverage.status_code == 201, coverage.text
+    return customer_id, coverage.json()["coverage_id"]
+
+
+async def test_a_check_in_flight_when_eligibility_is_killed_is_asked_again_after_restart(
+    registration_process: ServiceProcess, eligibility_process: ServiceProcess,
+    clearinghouse_process: ServiceProcess,
+) -> None:
+    clearinghouse_process.start()
+    eligibility_process.start(ELIGIBILITY_VERIFIER_LEASE_SECONDS="3")
+    registration_process.start()
+    member_id, payer_id = f"KILL{uuid.uuid4().hex[:8]}", f"acme-{uuid.uuid4().hex[:8]}"
+    async with (
+        httpx.AsyncClient(base_url=clearinghouse_process.url) as clearinghouse,
+        httpx.AsyncClient(base_url=eligibility_process.url, headers=AUTH) as eligibility,
+        httpx.AsyncClient(base_url=registration_process.url, headers=AUTH) as registration,
+    ):
+        # the payer answers slowly, so the first inquiry is still in flight when the process dies
+        (await clearinghouse.put(f"/members/{member_id}", json={
+            "member_id": member_id, "given": "Grace", "family": "Hopper", "plan_name": "Silver HMO",
+            "status": "active", "coverage_from": "2026-01-01", "behaviour": "delay", "delay_seconds": 2,
+        })).raise_for_status()
+        assert (await eligibility.post("/v1/payers", json={
+            "payer_id": payer_id, "name": "Acme Health", "kind": "insurer",
+            "connection": {"method": "x12", "endpoint": f"{clearinghouse_process.url}/x12/270",
+                           "payer_identifier": "60054", "receiver_id": "CLEARINGHOUSE", "timeout_seconds": 10},
+            "code_system": "HCPCS", "billing_contact": {"name": "Acme Claims"},
+        })).status_code == 201
+        _, coverage_id = await register_covered_customer(registration, payer_id, member_id)
+
+        async def in_flight() -> bool:
+            return (await clearinghouse.get("/stats")).json().get(member_id, 0) == 1
+
+        await eventually(in_flight, timeout=60, message="the first inquiry reached the payer")
+        eligibility_process.kill()
+        eligibility_process.start(ELIGIBILITY_VERIFIER_LEASE_SECONDS="3")
+
+        check = await verified_check(eligibility, coverage_id)
+        exchanges = (await eligibility.get(f"/v1/checks/{check['check_id']}/exchanges")).json()["exchanges"]
+        assert check["attempts"] == 2
+        assert [e["response"] is not None for e in exchanges] == [False, True]  # the lost answer, then the kept one
+        assert (await clearinghouse.get("/stats")).json()[member_id] == 2
+        checks = (await eligibility.get("/v1/checks", params={"coverage_id": coverage_id})).json()["checks"]
+        assert len(checks) == 1  # asked again, not requested twice
 
 
 async def test_a_coverage_added_in_registration_is_verified_in_eligibility_through_kafka_alone(
@@ -90,21 +155,9 @@ async def test_a_coverage_added_in_registration_is_verified_in_eligibility_throu
         assert payer.status_code == 201, payer.text
 
         # the front desk registers the customer and their insurance in registration only
-        customer = await registration.post("/v1/customers", json=a_customer(family))
-        assert customer.status_code == 201, customer.text
-        customer_id = customer.json()["customer_id"]
-        coverage = await registration.post(f"/v1/customers/{customer_id}/coverages", json={"terms": {
-            "payer_id": payer_id, "payer_kind": "insurer", "member_id": member_id, "priority": "primary",
-            "subscriber": {"relationship": "self"}, "effective_from": "2026-01-01",
-        }})
-        assert coverage.status_code == 201, coverage.text
-        coverage_id = coverage.json()["coverage_id"]
+        customer_id, coverage_id = await register_covered_customer(registration, payer_id, member_id, family)
 
-        async def verified() -> dict[str, Any] | None:
-            checks = (await eligibility.get("/v1/checks", params={"coverage_id": coverage_id})).json()["checks"]
-            return next((c for c in checks if c["status"] == "verified"), None)
-
-        check = await eventually(verified, timeout=60, message="the coverage verified in eligibility")
+        check = await verified_check(eligibility, coverage_id)
         assert check["customer_id"] == customer_id and check["trigger"] == "coverage_added"
         [share] = check["outcome"]["cost_shares"]
         assert (share["deductible_remaining"], share["coinsurance_bp"]) == (120000, 3000)

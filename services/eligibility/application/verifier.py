@@ -70,6 +70,9 @@ class VerifierPolicy:
     backoff_max_seconds: float = 300.0
     batch_size: int = 8
     poll_interval_seconds: float = 1.0
+    # How long a claimed check is left to its worker before another may take it: longer than the
+    # slowest payer may take to answer (X12Connection allows up to 120 s) plus recording.
+    lease_seconds: float = 180.0
 
     def backoff(self, attempts: int) -> float:
         return min(self.backoff_seconds * 2 ** (attempts - 1), self.backoff_max_seconds)
@@ -107,7 +110,6 @@ class Verifier:
         self.submitter = submitter
         self.policy = policy
         self.on_outcome = on_outcome or (lambda outcome: None)
-        self._lease_seconds = 180.0
 
     async def run(self) -> None:
         """Work the queue until cancelled; a failing pass is logged and the next one tries again."""
@@ -137,7 +139,7 @@ class Verifier:
                      AND (lease_until IS NULL OR lease_until < now())
                    ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
                RETURNING check_id, coverage_id, payer_id, subscriber, service_date, service_types, attempts""",
-            self._lease_seconds, self.policy.batch_size,
+            self.policy.lease_seconds, self.policy.batch_size,
         )
         return [
             DueCheck(

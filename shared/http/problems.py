@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.eventstore.model import ConcurrencyConflict
+from shared.rules import RuleViolated
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "/problems/"
 
@@ -271,3 +274,18 @@ def _rewrite_problem_responses(schema: dict[str, Any]) -> None:
     for name, definition in problem_schema.pop("$defs", {}).items():
         components.setdefault(name, definition)
     components.setdefault("ProblemDetails", problem_schema)
+
+
+def rule_violated_problem(error: RuleViolated) -> Problem:
+    """A domain's refusal of a command, pointing at the field to change."""
+    return Problem(422, detail=error.message, slug="rule-violated",
+                   errors=[FieldError(field=error.field, message=error.message)])
+
+
+def concurrency_problem(request: Request, error: ConcurrencyConflict, subject: str) -> Problem:
+    """A write that lost a race: 412 when the caller pinned a version with If-Match (it must read
+    again), 409 otherwise (retrying is safe)."""
+    if request.headers.get("if-match") is not None:
+        return Problem(412, detail=f"the {subject} is no longer at version {error.expected_version}",
+                       slug="version-mismatch", errors=[FieldError(field="If-Match", message="stale version")])
+    return Problem(409, detail=f"the {subject} changed concurrently; retry", slug="concurrent-update")

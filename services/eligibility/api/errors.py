@@ -10,15 +10,20 @@ from services.eligibility.application.handlers import CheckNotFound, PayerNotFou
 from services.eligibility.application.queries import CheckAlreadyPending, CoverageNotKnown
 from services.eligibility.domain.verification import CheckNotFound as CheckNotInStream
 from shared.eventstore import ConcurrencyConflict
-from shared.http.problems import FieldError, Problem, problem_response
+from shared.http.problems import (
+    FieldError,
+    Problem,
+    concurrency_problem,
+    problem_response,
+    rule_violated_problem,
+)
 from shared.rules import RuleViolated
 
 
 def problem_for(request: Request, error: Exception) -> Problem:
     match error:
         case RuleViolated():
-            return Problem(422, detail=error.message, slug="rule-violated",
-                           errors=[FieldError(field=error.field, message=error.message)])
+            return rule_violated_problem(error)
         case PayerNotFound():
             return Problem(404, detail=f"no payer {error}", slug="payer-not-found")
         case CheckNotFound() | CheckNotInStream():
@@ -32,11 +37,8 @@ def problem_for(request: Request, error: Exception) -> Problem:
                            errors=[FieldError(field="program_id", message="unknown program")])
         case CheckAlreadyPending():
             return Problem(409, detail=str(error), slug="check-already-pending")
-        case ConcurrencyConflict() if request.headers.get("if-match") is not None:
-            return Problem(412, detail=f"no longer at version {error.expected_version}", slug="version-mismatch",
-                           errors=[FieldError(field="If-Match", message="stale version")])
         case ConcurrencyConflict():
-            return Problem(409, detail="changed concurrently; retry", slug="concurrent-update")
+            return concurrency_problem(request, error, "payer")
     raise error
 
 

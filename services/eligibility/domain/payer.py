@@ -4,7 +4,6 @@ expects on bills and whom to contact about them. Its state is the fold of its ev
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from services.eligibility.domain.events import (
     PayerRegistered,
     PayerRetired,
 )
+from shared.aggregate import FoldedFromEvents
 from shared.events import DomainEvent
 from shared.rules import RuleViolated
 
@@ -22,18 +22,11 @@ PAYER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
 @dataclass
-class Payer:
+class Payer(FoldedFromEvents):
     payer_id: str
     version: int = 0
     profile: PayerProfile | None = None
     retired: bool = False
-
-    @classmethod
-    def fold(cls, payer_id: str, events: Iterable[DomainEvent]) -> Payer:
-        payer = cls(payer_id)
-        for event in events:
-            payer.apply(event)
-        return payer
 
     def apply(self, event: DomainEvent) -> None:
         match event:

@@ -33,6 +33,7 @@ from services.eligibility.domain.events import (
     SubscriberSnapshot,
     VerificationMethod,
 )
+from shared.aggregate import FoldedFromEvents
 from shared.events import DomainEvent
 from shared.rules import RuleViolated
 
@@ -85,18 +86,11 @@ class StaffAnswer(BaseModel):
 
 
 @dataclass
-class CoverageVerification:
+class CoverageVerification(FoldedFromEvents):
     coverage_id: str
     version: int = 0
     customer_id: str | None = None
     checks: dict[str, Check] = field(default_factory=dict)
-
-    @classmethod
-    def fold(cls, coverage_id: str, events: Iterable[DomainEvent]) -> CoverageVerification:
-        verification = cls(coverage_id)
-        for event in events:
-            verification.apply(event)
-        return verification
 
     def apply(self, event: DomainEvent) -> None:
         match event:

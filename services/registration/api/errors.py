@@ -9,14 +9,19 @@ from services.registration.adapters.customer_repository import CustomerNotFound
 from services.registration.application.search import InvalidPageToken
 from services.registration.domain.customer import CoverageNotFound, LikelyDuplicate, RuleViolated
 from shared.eventstore import ConcurrencyConflict
-from shared.http.problems import FieldError, Problem, problem_response
+from shared.http.problems import (
+    FieldError,
+    Problem,
+    concurrency_problem,
+    problem_response,
+    rule_violated_problem,
+)
 
 
 def problem_for(request: Request, error: Exception) -> Problem:
     match error:
         case RuleViolated():
-            return Problem(422, detail=error.message, slug="rule-violated",
-                           errors=[FieldError(field=error.field, message=error.message)])
+            return rule_violated_problem(error)
         case LikelyDuplicate():
             return Problem(
                 409, detail=f"{error}; send allow_possible_duplicate=true to register anyway",
@@ -30,12 +35,8 @@ def problem_for(request: Request, error: Exception) -> Problem:
         case CoverageNotFound():
             return Problem(404, detail=f"the customer has no coverage {error}", slug="coverage-not-found",
                            errors=[FieldError(field="coverage_id", message="unknown coverage")])
-        case ConcurrencyConflict() if request.headers.get("if-match") is not None:
-            return Problem(412, detail=f"the customer is no longer at version {error.expected_version}",
-                           slug="version-mismatch",
-                           errors=[FieldError(field="If-Match", message="stale version")])
         case ConcurrencyConflict():
-            return Problem(409, detail="the customer changed concurrently; retry", slug="concurrent-update")
+            return concurrency_problem(request, error, "customer")
         case InvalidPageToken():
             return Problem(400, detail=str(error), slug="invalid-page-token",
                            errors=[FieldError(field="page_token", message=str(error))])

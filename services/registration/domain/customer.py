@@ -8,7 +8,6 @@ customer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -45,6 +44,7 @@ from services.registration.domain.events import (
     ProgramEnrolled,
     SpecialConcernNoted,
 )
+from shared.aggregate import FoldedFromEvents
 from shared.events import DomainEvent
 from shared.rules import RuleViolated
 
@@ -138,7 +138,7 @@ class ProgramEnrolment:
 
 
 @dataclass
-class Customer:
+class Customer(FoldedFromEvents):
     """A customer of the business, as registration knows them."""
 
     customer_id: str
@@ -156,13 +156,6 @@ class Customer:
     registered_at: datetime | None = None
 
     # -- folding ------------------------------------------------------------------------------
-
-    @classmethod
-    def fold(cls, customer_id: str, events: Iterable[DomainEvent]) -> Customer:
-        customer = cls(customer_id)
-        for event in events:
-            customer.apply(event)
-        return customer
 
     def apply(self, event: DomainEvent) -> None:
         match event:

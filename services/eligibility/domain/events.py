@@ -18,19 +18,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from services.eligibility.domain.coverage import Benefit, CostShare, Rejection
+from services.eligibility.domain.coverage import Benefit, CostShare, Rejection, Value
 from services.eligibility.domain.estimates import Advice, LineEstimate
 from services.eligibility.domain.programs import ProgramDetermination
 from shared.events import DomainEvent, EventRegistry
 
 SOURCE = "/billing/eligibility"
 TOPIC = "eligibility.events"
-
-
-class Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 # -- payer directory -----------------------------------------------------------------------------

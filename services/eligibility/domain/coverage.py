@@ -160,6 +160,11 @@ class EligibilityInquiry(Value):
     payer: Party
     provider: Party
     subscriber: Member
+    dependent: Member | None = Field(
+        None,
+        description="The patient, when not the subscriber (a child or spouse on the subscriber's plan): "
+        "asked about in a 2000D dependent loop; its member_id is the subscriber's",
+    )
     service_date: date
     service_types: list[str] = Field(default=[PLAN_LEVEL_SERVICE_TYPE], min_length=1, max_length=99)
     production: bool = Field(False, description="ISA15: P when true, T (test) otherwise")

@@ -2,11 +2,17 @@
 made-up members, for development (``make run``) and tests. It is not a payer integration.
 
 Each member record says what the "payer" knows: name, date of birth, group, plan, whether
-coverage is active and between which dates, the benefits (EB loops) to answer with, and a
-``behaviour`` that makes the simulated payer misbehave the ways real ones do: answer late
-(``delay``), answer with a broken document (``malformed``) or not at all (``unavailable``, 503).
-Records can be replaced at runtime (``PUT /members/{id}``) and ``GET /stats`` counts the 270s
-received per member id, so tests can see retries happen.
+coverage is active and between which dates, the benefits (EB loops) to answer with, the
+``dependents`` on the member's plan, and a ``behaviour`` that makes the simulated payer misbehave
+the ways real ones do: answer late (``delay``), answer with a broken document (``malformed``) or not
+at all (``unavailable``, 503). Records can be replaced at runtime (``PUT /members/{id}``) and
+``GET /stats`` counts the 270s received per member id, so tests can see retries happen.
+
+A 270 about a dependent (a 2000D loop) is answered the way payers do: the subscriber is found by
+member id (NM1*IL) and answered for in 2100C, then the patient is looked up among the subscriber's
+dependents by name and date of birth and answered for in 2000D/2100D/2110D, with the dependent's
+own status and benefits when the record gives them and the subscriber's otherwise. An unknown
+subscriber is AAA 75 in 2100C; an unknown dependent of a known subscriber is AAA 67 in 2100D.
 
 It writes its 271s itself from the generic pieces of ``shared.x12`` and never imports the
 eligibility service: a round trip through it checks the service's 270 writer and 271 reader
@@ -19,7 +25,7 @@ import asyncio
 import itertools
 import tomllib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -81,6 +87,32 @@ class SimulatedBenefit(BaseModel):
     )
 
 
+class SimulatedDependent(BaseModel):
+    """A patient on a member's plan without a member id of their own (a child, a spouse), found by
+    name and date of birth as payers find the patient of a 2000D loop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given: str
+    family: str
+    dob: date | None = None
+    status: Literal["active", "inactive"] | None = Field(
+        None, description="The dependent's own, e.g. a child who aged out; absent: the member's"
+    )
+    benefits: list[SimulatedBenefit] | None = Field(
+        None, description="The dependent's own EB loops, not the member's; absent: the member's"
+    )
+
+    def matches(self, given: str, family: str, dob: date | None) -> bool:
+        """Whether a 270's patient is this dependent: the same names whatever their case, and the
+        same date of birth unless one side does not know it."""
+        return (
+            self.given.casefold() == given.casefold()
+            and self.family.casefold() == family.casefold()
+            and (self.dob is None or dob is None or self.dob == dob)
+        )
+
+
 class SimulatedMember(BaseModel):
     """What the simulated payer knows about one member, and how it behaves when asked."""
 
@@ -96,17 +128,33 @@ class SimulatedMember(BaseModel):
     coverage_from: date | None = None
     coverage_to: date | None = None
     benefits: list[SimulatedBenefit] = []
+    dependents: list[SimulatedDependent] = []
     behaviour: Literal["normal", "delay", "malformed", "unavailable"] = "normal"
     delay_seconds: float = Field(
         0.0, ge=0, le=300, description="How long `delay` waits before answering"
     )
 
-    def covered_on(self, day: date) -> bool:
+    def covered_on(self, day: date, dependent: SimulatedDependent | None = None) -> bool:
+        """Whether the member, or ``dependent`` on the member's plan, is covered on ``day``: the
+        plan's dates bound both, a dependent's own status overrides the member's."""
+        status = dependent.status if dependent and dependent.status else self.status
         return (
-            self.status == "active"
+            status == "active"
             and (self.coverage_from is None or self.coverage_from <= day)
             and (self.coverage_to is None or day <= self.coverage_to)
         )
+
+    def benefits_of(self, dependent: SimulatedDependent | None) -> list[SimulatedBenefit]:
+        """The EB loops to answer for the member, or for ``dependent`` when it has its own."""
+        if dependent is None or dependent.benefits is None:
+            return self.benefits
+        return dependent.benefits
+
+    def find_dependent(
+        self, given: str, family: str, dob: date | None
+    ) -> SimulatedDependent | None:
+        """The member's dependent that a 270's patient (NM1*03 and DMG of 2100D) is, if any."""
+        return next((d for d in self.dependents if d.matches(given, family, dob)), None)
 
 
 class Invalid270(ValueError):
@@ -124,8 +172,10 @@ class Inquiry:
     reference: str  # BHT03, echoed in the 271's BHT
     payer: Segment  # NM1 of 2100A, echoed
     provider: Segment  # NM1 of 2100B, echoed
-    trace: Segment  # TRN of 2000C, echoed as TRN*2
+    trace: Segment  # TRN of the patient's level (2000D, else 2000C), echoed as TRN*2
     subscriber: Segment  # NM1*IL of 2100C
+    dependent: Segment | None  # NM1*03 of 2100D when the patient is not the subscriber
+    dependent_dob: date | None  # DMG02 of 2100D
     service_date: date | None  # when the 270 names none, the payer answers for the day it is asked
     service_types: list[str]
 
@@ -148,53 +198,93 @@ def read_270(text: str) -> Inquiry:
     body = transaction_sets[0].body
     if not body or body[0].id != "BHT":
         raise Invalid270("a 270 starts with BHT after ST")
-    named: dict[str, Segment] = {}  # HL03 level -> the first NM1 in it
-    subscriber_segments: list[Segment] = []
-    level = None
-    for segment in body:
-        if segment.id == "HL":
-            level = segment.element(3)
-        elif segment.id == "NM1" and level is not None:
-            named.setdefault(level, segment)
-        if level == "22":
-            subscriber_segments.append(segment)
-    for level_code, loop in (
-        ("20", "payer (2100A)"),
-        ("21", "provider (2100B)"),
-        ("22", "subscriber (2100C)"),
-    ):
-        if level_code not in named:
-            raise Invalid270(f"the 270 has no NM1 naming the {loop}")
-    subscriber = named["22"]
+    levels = _levels(body[1:])
+    payer = _name(levels, "20", "the payer (2100A)")
+    provider = _name(levels, "21", "the provider (2100B)")
+    subscriber = _name(levels, "22", "the subscriber (2100C)")
     if subscriber.element(1) != "IL" or not subscriber.element(9):
         raise Invalid270(
             f"NM1 at segment {subscriber.position} is not a subscriber (NM1*IL) with a member id"
         )
-    trace = next((s for s in subscriber_segments if s.id == "TRN"), None)
+    dependent: Segment | None = None
+    dependent_dob: date | None = None
+    if "23" in levels:
+        dependent = _name(levels, "23", "the dependent (2100D)")
+        if dependent.element(1) != "03" or not dependent.element(3):
+            raise Invalid270(
+                f"NM1 at segment {dependent.position} is not a dependent (NM1*03) "
+                "with a family name"
+            )
+        demographics = _first(levels["23"], "DMG")
+        dependent_dob = _date(demographics, 2) if demographics else None
+    # The question (trace, date of service, service types) is asked in the patient's level.
+    patient_loop = "2000D" if dependent else "2000C"
+    question = levels["23" if dependent else "22"]
+    trace = _first(question, "TRN")
     if trace is None:
-        raise Invalid270("the 270 has no TRN in the subscriber loop (2000C)")
-    service_types = [s.element(1) for s in subscriber_segments if s.id == "EQ"]
+        raise Invalid270(f"the 270 has no TRN in the patient's loop ({patient_loop})")
+    service_types = [s.element(1) for s in question if s.id == "EQ"]
     if not service_types:
-        raise Invalid270("the 270 asks about no service type (EQ)")
+        raise Invalid270(f"the 270 asks about no service type (EQ in {patient_loop})")
     service_date = None
-    for dtp in (s for s in subscriber_segments if s.id == "DTP" and s.element(1) == "291"):
-        try:
-            service_date = parse_date(dtp.element(3))
-        except ValueError as error:
-            raise Invalid270(f"DTP at segment {dtp.position}: {error}") from error
+    for dtp in (s for s in question if s.id == "DTP" and s.element(1) == "291"):
+        service_date = _date(dtp, 3)
     return Inquiry(
         sender_id=interchange.sender_id,
         receiver_id=interchange.receiver_id,
         production=interchange.production,
         separators=interchange.separators,
         reference=body[0].element(3),
-        payer=named["20"],
-        provider=named["21"],
+        payer=payer,
+        provider=provider,
         trace=trace,
         subscriber=subscriber,
+        dependent=dependent,
+        dependent_dob=dependent_dob,
         service_date=service_date,
         service_types=service_types,
     )
+
+
+def _levels(segments: Sequence[Segment]) -> dict[str, list[Segment]]:
+    """The segments of each HL level by HL03. The simulator answers one inquiry per 270, so each
+    level appears once."""
+    levels: dict[str, list[Segment]] = {}
+    current: list[Segment] | None = None
+    for segment in segments:
+        if segment.id == "HL":
+            code = segment.element(3)
+            if code in levels:
+                raise Invalid270(
+                    f"HL at segment {segment.position}: a second level {code}; "
+                    "the simulator answers one inquiry per 270"
+                )
+            current = levels[code] = []
+        elif current is None:
+            raise Invalid270(f"{segment.id} at segment {segment.position}: expected HL after BHT")
+        else:
+            current.append(segment)
+    return levels
+
+
+def _name(levels: Mapping[str, Sequence[Segment]], code: str, who: str) -> Segment:
+    """The NM1 of level ``code`` (HL03), naming ``who``."""
+    name = _first(levels.get(code, ()), "NM1")
+    if name is None:
+        raise Invalid270(f"the 270 has no NM1 naming {who}")
+    return name
+
+
+def _first(segments: Sequence[Segment], segment_id: str) -> Segment | None:
+    return next((s for s in segments if s.id == segment_id), None)
+
+
+def _date(segment: Segment, index: int) -> date:
+    """Element ``index`` of ``segment`` as a CCYYMMDD date (a DTP's D8, a DMG's birth date)."""
+    try:
+        return parse_date(segment.element(index))
+    except ValueError as error:
+        raise Invalid270(f"{segment.id} at segment {segment.position}: {error}") from error
 
 
 def write_271(
@@ -205,8 +295,13 @@ def write_271(
     answered_at: datetime,
     broken: bool = False,
 ) -> str:
-    """The 271 answering ``inquiry``: the member's coverage and benefits, AAA 75 when there is no
-    such member. ``broken`` miscounts SE01, the way a faulty payer system might."""
+    """The 271 answering ``inquiry``: the patient's coverage and benefits, AAA 75 when there is no
+    such member, AAA 67 when the member has no such dependent. ``broken`` miscounts SE01, the way a
+    faulty payer system might."""
+    traces = [
+        Segment.of("TRN", "2", inquiry.trace.element(2), inquiry.trace.element(3)),
+        Segment.of("TRN", "1", f"{control_number:09d}", SIMULATOR_ORIGINATOR),
+    ]
     body = [
         Segment.of(
             "BHT",
@@ -220,10 +315,7 @@ def write_271(
         inquiry.payer,
         Segment.of("HL", "2", "1", "21", "1"),
         inquiry.provider,
-        Segment.of("HL", "3", "2", "22", "0"),
-        Segment.of("TRN", "2", inquiry.trace.element(2), inquiry.trace.element(3)),
-        Segment.of("TRN", "1", f"{control_number:09d}", SIMULATOR_ORIGINATOR),
-        *(_subscriber(inquiry, member, answered_at.date()) if member else _not_found(inquiry)),
+        *_patient_levels(inquiry, member, traces, answered_at.date()),
     ]
     transaction_set = wrap_transaction_set(
         "271", TRANSACTION_SET_CONTROL_NUMBER, body, implementation_reference=IMPLEMENTATION_GUIDE
@@ -252,11 +344,46 @@ def write_271(
     return render(interchange, inquiry.separators, line_breaks=True)
 
 
-def _not_found(inquiry: Inquiry) -> list[Segment]:
-    return [inquiry.subscriber, Segment.of("AAA", "N", "", "75", "C")]
+def _patient_levels(
+    inquiry: Inquiry, member: SimulatedMember | None, traces: list[Segment], today: date
+) -> list[Segment]:
+    """The subscriber's level (2000C) and, when the 270 asked about a dependent of a member found,
+    the dependent's (2000D). The traces go in the level of the patient answered for; an AAA goes in
+    the name loop of whoever could not be found, which echoes the name the 270 sent."""
+    if member is None:
+        return [
+            Segment.of("HL", "3", "2", "22", "0"),
+            *traces,
+            inquiry.subscriber,
+            Segment.of("AAA", "N", "", "75", "C"),  # Subscriber/Insured Not Found
+        ]
+    if inquiry.dependent is None:
+        return [
+            Segment.of("HL", "3", "2", "22", "0"),
+            *traces,
+            *_subscriber(member),
+            *_eligibility(inquiry, member, None, today),
+        ]
+    dependent = member.find_dependent(
+        given=inquiry.dependent.element(4),
+        family=inquiry.dependent.element(3),
+        dob=inquiry.dependent_dob,
+    )
+    if dependent is None:
+        patient = [inquiry.dependent, Segment.of("AAA", "N", "", "67", "C")]  # Patient Not Found
+    else:
+        patient = [*_dependent(dependent), *_eligibility(inquiry, member, dependent, today)]
+    return [
+        Segment.of("HL", "3", "2", "22", "1"),
+        *_subscriber(member),
+        Segment.of("HL", "4", "3", "23", "0"),
+        *traces,
+        *patient,
+    ]
 
 
-def _subscriber(inquiry: Inquiry, member: SimulatedMember, today: date) -> list[Segment]:
+def _subscriber(member: SimulatedMember) -> list[Segment]:
+    """Loop 2100C as the payer has it on file: name, member id, group, date of birth."""
     segments = [
         Segment.of(
             "NM1", "IL", "1", member.family, member.given, "", "", "", "MI", member.member_id
@@ -264,19 +391,39 @@ def _subscriber(inquiry: Inquiry, member: SimulatedMember, today: date) -> list[
     ]
     if member.group:
         segments.append(Segment.of("REF", "6P", member.group))
-    if member.dob:
-        segments.append(Segment.of("DMG", "D8", format_date(member.dob)))
+    return segments + _demographics(member.dob)
+
+
+def _dependent(dependent: SimulatedDependent) -> list[Segment]:
+    """Loop 2100D as the payer has it on file: the dependent's name and date of birth."""
+    return [
+        Segment.of("NM1", "03", "1", dependent.family, dependent.given),
+        *_demographics(dependent.dob),
+    ]
+
+
+def _demographics(dob: date | None) -> list[Segment]:
+    """DMG with the date of birth on file; nothing when the record has none."""
+    return [Segment.of("DMG", "D8", format_date(dob))] if dob else []
+
+
+def _eligibility(
+    inquiry: Inquiry, member: SimulatedMember, dependent: SimulatedDependent | None, today: date
+) -> list[Segment]:
+    """The plan's dates (in the patient's name loop) and the patient's EB loops (2110C or 2110D):
+    active with the plan and its benefits when covered on the date of service, else inactive."""
+    segments = []
     if member.coverage_from:
         segments.append(Segment.of("DTP", "346", "D8", format_date(member.coverage_from)))
     if member.coverage_to:
         segments.append(Segment.of("DTP", "347", "D8", format_date(member.coverage_to)))
     # Payers answer for the plan as a whole (30) as well as for each service type asked about.
     asked = Repeated(*dict.fromkeys(["30", *inquiry.service_types]))
-    if not member.covered_on(inquiry.service_date or today):
+    if not member.covered_on(inquiry.service_date or today, dependent):
         segments.append(Segment.of("EB", "6", "IND", asked))
         return segments
     segments.append(Segment.of("EB", "1", "IND", asked, "", member.plan_name))
-    segments.extend(_benefit(benefit) for benefit in member.benefits)
+    segments.extend(_benefit(benefit) for benefit in member.benefits_of(dependent))
     return segments
 
 

@@ -1,16 +1,20 @@
 """An eligibility inquiry as an X12 270 (005010X279A1), the document payers answer with a 271.
 
 The hierarchy is the guide's: the payer asked (HL 20, loop 2100A), the provider asking (HL 21,
-2100B) and the subscriber (HL 22, 2100C) with our trace number, identification, the date of
-service and one EQ per service type. There is no dependent loop (2000D): in 5010 a patient with
-a member id of their own is asked about as the subscriber, and that is the id we hold.
+2100B), the subscriber (HL 22, 2100C) and, when the patient is not the subscriber, the dependent
+(HL 23, 2100D). The question itself (our trace number, the date of service and one EQ per service
+type) goes in the patient's loop: 2000C when the patient is the subscriber, otherwise 2000D.
+
+A dependent has no member id of its own in a 270: the payer finds the subscriber by member id, then
+the patient among the subscriber's dependents by name and date of birth. In 5010 a patient with a
+member id of their own is asked about as the subscriber instead.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from services.eligibility.domain.coverage import EligibilityInquiry, Party
+from services.eligibility.domain.coverage import EligibilityInquiry, Member, Party
 from shared.x12 import (
     STANDARD_SEPARATORS,
     Segment,
@@ -30,7 +34,6 @@ def build_270(inquiry: EligibilityInquiry, *, created_at: datetime) -> str:
     """The inquiry as a complete interchange (ISA .. IEA). ``created_at`` dates the envelope and the
     BHT; the inquiry's control number is both ISA13 and GS06. Raises ``ValueError`` when a value
     cannot be written, e.g. a name containing an X12 separator."""
-    subscriber = inquiry.subscriber
     body = [
         Segment.of(
             "BHT",
@@ -44,27 +47,8 @@ def build_270(inquiry: EligibilityInquiry, *, created_at: datetime) -> str:
         _name("PR", inquiry.payer),
         Segment.of("HL", "2", "1", "21", "1"),
         _name("1P", inquiry.provider),
-        Segment.of("HL", "3", "2", "22", "0"),
-        Segment.of("TRN", "1", inquiry.trace_number, _originator_id(inquiry.provider)),
-        Segment.of(
-            "NM1",
-            "IL",
-            "1",
-            subscriber.family_name or "",
-            subscriber.given_name or "",
-            "",
-            "",
-            "",
-            "MI",
-            subscriber.member_id,
-        ),
+        *_patient_levels(inquiry),
     ]
-    if subscriber.group_number:
-        body.append(Segment.of("REF", "6P", subscriber.group_number))
-    if subscriber.date_of_birth:
-        body.append(Segment.of("DMG", "D8", format_date(subscriber.date_of_birth)))
-    body.append(Segment.of("DTP", "291", "D8", format_date(inquiry.service_date)))
-    body.extend(Segment.of("EQ", service_type) for service_type in inquiry.service_types)
 
     transaction_set = wrap_transaction_set(
         "270", TRANSACTION_SET_CONTROL_NUMBER, body, implementation_reference=IMPLEMENTATION_GUIDE
@@ -87,6 +71,74 @@ def build_270(inquiry: EligibilityInquiry, *, created_at: datetime) -> str:
         production=inquiry.production,
     )
     return render(interchange, STANDARD_SEPARATORS)
+
+
+def _patient_levels(inquiry: EligibilityInquiry) -> list[Segment]:
+    """The subscriber's level (2000C) and, for a dependent patient, the dependent's (2000D).
+
+    The trace, the date of service and the EQs belong to the patient's level only: the guide
+    leaves them out of 2000C when a 2000D follows, and the payer echoes the trace in the level it
+    answers for."""
+    trace = Segment.of("TRN", "1", inquiry.trace_number, _originator_id(inquiry.provider))
+    question = [
+        Segment.of("DTP", "291", "D8", format_date(inquiry.service_date)),
+        *(Segment.of("EQ", service_type) for service_type in inquiry.service_types),
+    ]
+    if inquiry.dependent is None:
+        return [
+            Segment.of("HL", "3", "2", "22", "0"),
+            trace,
+            *_subscriber(inquiry.subscriber),
+            *question,
+        ]
+    return [
+        Segment.of("HL", "3", "2", "22", "1"),  # HL04 1: the subscriber level has a child level
+        *_subscriber(inquiry.subscriber),
+        Segment.of("HL", "4", "3", "23", "0"),
+        trace,
+        *_dependent(inquiry.dependent),
+        *question,
+    ]
+
+
+def _subscriber(subscriber: Member) -> list[Segment]:
+    """Loop 2100C: name and member id, with the group and date of birth when we know them."""
+    segments = [
+        Segment.of(
+            "NM1",
+            "IL",
+            "1",
+            subscriber.family_name or "",
+            subscriber.given_name or "",
+            "",
+            "",
+            "",
+            "MI",
+            subscriber.member_id,
+        )
+    ]
+    if subscriber.group_number:
+        segments.append(Segment.of("REF", "6P", subscriber.group_number))
+    return segments + _demographics(subscriber)
+
+
+def _dependent(dependent: Member) -> list[Segment]:
+    """Loop 2100D: the name (and date of birth when known) the payer looks the patient up by among
+    the subscriber's dependents. The guide requires the family name (NM103): without it the payer
+    can only reject the inquiry, so it is refused here instead."""
+    if not dependent.family_name:
+        raise ValueError("the dependent's family name (NM103 of loop 2100D) is required")
+    return [
+        Segment.of("NM1", "03", "1", dependent.family_name, dependent.given_name or ""),
+        *_demographics(dependent),
+    ]
+
+
+def _demographics(member: Member) -> list[Segment]:
+    """DMG with the date of birth, which payers match the patient on; nothing when unknown."""
+    if member.date_of_birth is None:
+        return []
+    return [Segment.of("DMG", "D8", format_date(member.date_of_birth))]
 
 
 def _name(entity: str, party: Party) -> Segment:

@@ -9,7 +9,7 @@ import asyncpg
 
 from services.eligibility.application.handlers import CheckNotFound
 from services.eligibility.application.read_models import optional_date
-from services.eligibility.application.registration_feed import coverage_terms, subscriber_of
+from services.eligibility.application.registration_feed import check_request, coverage_terms
 from services.eligibility.domain.events import CheckTrigger
 from services.eligibility.domain.verification import (
     CheckRequest,
@@ -78,9 +78,7 @@ async def on_demand_request(
     coverage = await conn.fetchrow("SELECT customer_id, terms FROM coverages WHERE coverage_id = $1", coverage_id)
     if coverage is None:
         raise CoverageNotKnown(coverage_id)
-    terms = coverage_terms(coverage)
-    return CheckRequest(
-        customer_id=coverage["customer_id"], payer_id=terms.payer_id,
-        subscriber=await subscriber_of(conn, coverage["customer_id"], terms),
-        service_date=service_date, service_types=service_types, trigger=CheckTrigger.ON_DEMAND,
+    return await check_request(
+        conn, coverage["customer_id"], coverage_terms(coverage), service_date=service_date,
+        service_types=service_types, trigger=CheckTrigger.ON_DEMAND,
     )

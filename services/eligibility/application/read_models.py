@@ -67,11 +67,11 @@ class CheckLedger:
         if event.type == EligibilityCheckRequested.event_type:
             await conn.execute(
                 """INSERT INTO checks (check_id, customer_id, coverage_id, payer_id, status, trigger,
-                       service_date, service_types, subscriber, requested_at)
-                   VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)""",
+                       service_date, service_types, subscriber, patient, requested_at)
+                   VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10)""",
                 data["check_id"], data["customer_id"], data["coverage_id"], data["payer_id"],
                 data["trigger"], optional_date(data["service_date"]), data["service_types"],
-                json.dumps(data["subscriber"]), event.time,
+                json.dumps(data["subscriber"]), json.dumps(data.get("patient")), event.time,
             )
         elif event.type == EligibilityCheckRetried.event_type:
             await conn.execute(

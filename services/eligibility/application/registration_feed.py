@@ -21,7 +21,7 @@ from services.eligibility.adapters.registration_events import (
     CustomerRegistered,
 )
 from services.eligibility.application.handlers import Verifications
-from services.eligibility.domain.events import CheckTrigger, SubscriberSnapshot
+from services.eligibility.domain.events import CheckTrigger, PatientSnapshot, SubscriberSnapshot
 from services.eligibility.domain.verification import CheckRequest
 from shared.clock import Clock
 from shared.envelope import EventEnvelope
@@ -68,9 +68,8 @@ class RegistrationFeed:
                 )
                 await self.verifications.request_check(
                     conn, coverage.coverage_id,
-                    CheckRequest(
-                        customer_id=coverage.customer_id, payer_id=coverage.terms.payer_id,
-                        subscriber=await subscriber_of(conn, coverage.customer_id, coverage.terms),
+                    await check_request(
+                        conn, coverage.customer_id, coverage.terms,
                         service_date=self._service_date(coverage.terms.effective_from),
                         service_types=self.service_types, trigger=trigger,
                     ),
@@ -98,23 +97,32 @@ class RegistrationFeed:
         )
 
 
-async def subscriber_of(conn: asyncpg.Connection, customer_id: str, terms: CoverageTerms) -> SubscriberSnapshot:
-    """Whom the payer is asked about: the customer when they are the subscriber, otherwise the
-    subscriber registration recorded on the coverage."""
-    if terms.subscriber.relationship == "self":
-        customer = await conn.fetchrow(
-            "SELECT given_name, family_name, organisation_name, date_of_birth FROM customers WHERE customer_id = $1",
-            customer_id,
-        )
-        given = customer["given_name"] if customer else None
-        family = (customer["family_name"] or customer["organisation_name"]) if customer else None
-        born = customer["date_of_birth"] if customer else None
-    else:
+async def check_request(
+    conn: asyncpg.Connection, customer_id: str, terms: CoverageTerms, *, service_date: date,
+    service_types: Sequence[str], trigger: CheckTrigger,
+) -> CheckRequest:
+    """A check of a coverage: the payer is asked about the subscriber, and about the customer as
+    a dependent patient when the customer is not the subscriber (a child on a parent's plan)."""
+    customer = await conn.fetchrow(
+        "SELECT given_name, family_name, organisation_name, date_of_birth FROM customers WHERE customer_id = $1",
+        customer_id,
+    )
+    given = customer["given_name"] if customer else None
+    family = (customer["family_name"] or customer["organisation_name"]) if customer else None
+    born = customer["date_of_birth"] if customer else None
+    patient = None
+    if terms.subscriber.relationship != "self":
+        patient = PatientSnapshot(given_name=given, family_name=family, date_of_birth=born)
         name = terms.subscriber.name
-        given, family, born = (name.given if name else None), (name.family if name else None), terms.subscriber.date_of_birth
-    return SubscriberSnapshot(
-        member_id=terms.member_id, given_name=given, family_name=family, date_of_birth=born,
-        group_number=terms.group_number,
+        given, family = (name.given, name.family) if name else (None, None)
+        born = terms.subscriber.date_of_birth
+    return CheckRequest(
+        customer_id=customer_id, payer_id=terms.payer_id,
+        subscriber=SubscriberSnapshot(
+            member_id=terms.member_id, given_name=given, family_name=family, date_of_birth=born,
+            group_number=terms.group_number,
+        ),
+        patient=patient, service_date=service_date, service_types=tuple(service_types), trigger=trigger,
     )
 
 

@@ -15,9 +15,8 @@ from datetime import date, timedelta
 import asyncpg
 
 from services.eligibility.application.handlers import Verifications
-from services.eligibility.application.registration_feed import coverage_terms, subscriber_of
+from services.eligibility.application.registration_feed import check_request, coverage_terms
 from services.eligibility.domain.events import CheckTrigger
-from services.eligibility.domain.verification import CheckRequest
 from shared.eventstore import retry_on_conflict
 
 log = logging.getLogger(__name__)
@@ -53,13 +52,11 @@ async def reverify_going_stale(
     for coverage in due:
         async def request(coverage: asyncpg.Record = coverage) -> str | None:
             async with pool.acquire() as conn, conn.transaction():
-                terms = coverage_terms(coverage)
                 return await verifications.request_check(
                     conn, coverage["coverage_id"],
-                    CheckRequest(
-                        customer_id=coverage["customer_id"], payer_id=terms.payer_id,
-                        subscriber=await subscriber_of(conn, coverage["customer_id"], terms),
-                        service_date=today, service_types=tuple(service_types), trigger=CheckTrigger.STALE,
+                    await check_request(
+                        conn, coverage["customer_id"], coverage_terms(coverage), service_date=today,
+                        service_types=service_types, trigger=CheckTrigger.STALE,
                     ),
                 )
 

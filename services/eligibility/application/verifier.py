@@ -93,6 +93,7 @@ class DueCheck:
     coverage_id: str
     payer_id: str
     subscriber: dict[str, Any]
+    patient: dict[str, Any] | None
     service_date: date
     service_types: list[str]
     attempts: int
@@ -138,13 +139,15 @@ class Verifier:
                    WHERE status = 'pending' AND next_attempt_at <= now()
                      AND (lease_until IS NULL OR lease_until < now())
                    ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-               RETURNING check_id, coverage_id, payer_id, subscriber, service_date, service_types, attempts""",
+               RETURNING check_id, coverage_id, payer_id, subscriber, patient, service_date, service_types,
+                         attempts""",
             self.policy.lease_seconds, self.policy.batch_size,
         )
         return [
             DueCheck(
                 check_id=r["check_id"], coverage_id=r["coverage_id"], payer_id=r["payer_id"],
-                subscriber=json.loads(r["subscriber"]), service_date=r["service_date"],
+                subscriber=json.loads(r["subscriber"]), patient=json.loads(r["patient"]),
+                service_date=r["service_date"],
                 service_types=list(r["service_types"]), attempts=r["attempts"],
             )
             for r in rows
@@ -206,7 +209,7 @@ class Verifier:
 
     async def _inquiry(self, check: DueCheck, payer_name: str, connection: X12Connection) -> EligibilityInquiry:
         control_number = await self.pool.fetchval("SELECT nextval('x12_control_numbers')")
-        subscriber = check.subscriber
+        subscriber, patient = check.subscriber, check.patient
         return EligibilityInquiry(
             trace_number=check.check_id.removeprefix("chk_")[:30],
             control_number=control_number,
@@ -218,6 +221,10 @@ class Verifier:
                 member_id=subscriber["member_id"], family_name=subscriber.get("family_name"),
                 given_name=subscriber.get("given_name"), date_of_birth=subscriber.get("date_of_birth"),
                 group_number=subscriber.get("group_number"),
+            ),
+            dependent=None if patient is None else Member(
+                member_id=subscriber["member_id"], family_name=patient.get("family_name"),
+                given_name=patient.get("given_name"), date_of_birth=patient.get("date_of_birth"),
             ),
             service_date=check.service_date,
             service_types=check.service_types,

@@ -153,7 +153,9 @@ class Party(Value):
 class EligibilityInquiry(Value):
     """What we ask a payer: is this member covered on this date, and for which service types."""
 
-    trace_number: str = Field(description="TRN02 of 2000C; the payer echoes it back")
+    trace_number: str = Field(
+        description="TRN02 of the patient's loop (2000C, or 2000D for a dependent); the payer echoes it back"
+    )
     control_number: int = Field(ge=1, le=999_999_999, description="ISA13/GS06 interchange control number")
     sender_id: str = Field(description="ISA06, our submitter id at the clearinghouse")
     receiver_id: str = Field(description="ISA08, the clearinghouse's id")

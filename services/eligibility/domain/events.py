@@ -128,6 +128,14 @@ class SubscriberSnapshot(Value):
     group_number: str | None = None
 
 
+class PatientSnapshot(Value):
+    """The patient when it is not the subscriber: a child or spouse on the subscriber's plan."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    date_of_birth: date | None = None
+
+
 class EligibilityCheckRequested(DomainEvent):
     """A coverage is to be verified with its payer for a date of service."""
 
@@ -137,6 +145,7 @@ class EligibilityCheckRequested(DomainEvent):
     coverage_id: str
     payer_id: str
     subscriber: SubscriberSnapshot
+    patient: PatientSnapshot | None = Field(None, description="The patient, when not the subscriber")
     service_date: date
     service_types: list[str]
     trigger: CheckTrigger

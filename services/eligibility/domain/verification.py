@@ -30,6 +30,7 @@ from services.eligibility.domain.events import (
     EligibilityCheckRetried,
     EligibilityRejected,
     EligibilityVerified,
+    PatientSnapshot,
     SubscriberSnapshot,
     VerificationMethod,
 )
@@ -50,6 +51,7 @@ class Check:
     check_id: str
     payer_id: str
     subscriber: SubscriberSnapshot
+    patient: PatientSnapshot | None
     service_date: date
     service_types: list[str]
     status: CheckStatus = CheckStatus.PENDING
@@ -65,6 +67,7 @@ class CheckRequest:
     service_date: date
     service_types: tuple[str, ...]
     trigger: CheckTrigger
+    patient: PatientSnapshot | None = None
 
 
 class CheckNotFound(LookupError):
@@ -97,7 +100,7 @@ class CoverageVerification(FoldedFromEvents):
             case EligibilityCheckRequested():
                 self.customer_id = event.customer_id
                 self.checks[event.check_id] = Check(
-                    event.check_id, event.payer_id, event.subscriber, event.service_date,
+                    event.check_id, event.payer_id, event.subscriber, event.patient, event.service_date,
                     list(event.service_types),
                 )
             case EligibilityVerified(check_id=check_id):
@@ -123,13 +126,14 @@ class CoverageVerification(FoldedFromEvents):
         that changed nothing the payer is asked about must not send a second inquiry)."""
         for pending in self.checks.values():
             if pending.status is CheckStatus.PENDING and (
-                pending.payer_id, pending.subscriber, pending.service_date, tuple(pending.service_types)
-            ) == (request.payer_id, request.subscriber, request.service_date, request.service_types):
+                pending.payer_id, pending.subscriber, pending.patient, pending.service_date,
+                tuple(pending.service_types),
+            ) == (request.payer_id, request.subscriber, request.patient, request.service_date, request.service_types):
                 return []
         return [
             EligibilityCheckRequested(
                 check_id=check_id, customer_id=request.customer_id, coverage_id=self.coverage_id,
-                payer_id=request.payer_id, subscriber=request.subscriber,
+                payer_id=request.payer_id, subscriber=request.subscriber, patient=request.patient,
                 service_date=request.service_date, service_types=list(request.service_types),
                 trigger=request.trigger, requested_at=now,
             )

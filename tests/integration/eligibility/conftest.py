@@ -135,13 +135,15 @@ def customer_registered(customer_id: str, family: str = "Lovelace") -> dict[str,
     }
 
 
-def coverage_added(customer_id: str, coverage_id: str, payer_id: str, member_id: str) -> dict[str, Any]:
+def coverage_added(
+    customer_id: str, coverage_id: str, payer_id: str, member_id: str, subscriber: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "customer_id": customer_id, "coverage_id": coverage_id, "added_at": NOW.isoformat(),
         "terms": {
             "payer_id": payer_id, "payer_kind": "insurer", "member_id": member_id, "group_number": "GRP-77",
             "plan_name": "Gold PPO", "priority": "primary",
-            "subscriber": {"relationship": "self", "name": None, "date_of_birth": None},
+            "subscriber": subscriber or {"relationship": "self", "name": None, "date_of_birth": None},
             "effective_from": date(2026, 1, 1).isoformat(), "effective_to": None,
         },
     }
@@ -172,13 +174,19 @@ async def registered_payer(eligibility: RunningEligibility) -> str:
     return payer["payer_id"]
 
 
-async def coverage_for(eligibility: RunningEligibility, member_id: str, payer_id: str | None = None) -> tuple[str, str]:
-    """Registration's events for a new customer with one coverage, on Kafka: (customer, coverage)."""
+async def coverage_for(
+    eligibility: RunningEligibility, member_id: str, payer_id: str | None = None,
+    subscriber: dict[str, Any] | None = None, customer: dict[str, Any] | None = None,
+) -> tuple[str, str]:
+    """Registration's events for a new customer with one coverage, on Kafka: (customer, coverage).
+    ``customer`` overrides fields of the registration, ``subscriber`` the coverage's subscriber."""
     payer_id = payer_id or await registered_payer(eligibility)
     customer_id, coverage_id = unique("cus_"), unique("cov_")
-    await eligibility.publish_registration_event("CustomerRegistered", customer_id, customer_registered(customer_id))
     await eligibility.publish_registration_event(
-        "CoverageAdded", customer_id, coverage_added(customer_id, coverage_id, payer_id, member_id)
+        "CustomerRegistered", customer_id, {**customer_registered(customer_id), **(customer or {})}
+    )
+    await eligibility.publish_registration_event(
+        "CoverageAdded", customer_id, coverage_added(customer_id, coverage_id, payer_id, member_id, subscriber)
     )
     return customer_id, coverage_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -30,7 +30,7 @@ from tests.clearinghouse import running_clearinghouse
 
 pytestmark = pytest.mark.integration
 
-CREATED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+CREATED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 TIMEOUT_SECONDS = 0.3
 
 
@@ -79,11 +79,14 @@ MEMBERS = {
         member("SLOW000001", behaviour="delay", delay_seconds=TIMEOUT_SECONDS * 3),
         member("DOWN000001", behaviour="unavailable"),
         member("BROKEN0001", behaviour="malformed"),
+        member(
+            "FAMILY0001", dependents=[{"given": "Byron", "family": "Lovelace", "dob": "2015-03-01"}]
+        ),
     )
 }
 
 
-def inquiry(member_id: str) -> str:
+def inquiry(member_id: str, dependent: Member | None = None) -> str:
     return build_270(
         EligibilityInquiry(
             trace_number=f"trace-{member_id}",
@@ -93,6 +96,7 @@ def inquiry(member_id: str) -> str:
             payer=Party(name="ACME HEALTH", identifier="60054", identifier_qualifier="PI"),
             provider=Party(name="EXAMPLE COMMUNITY CLINIC", identifier="1234567893"),
             subscriber=Member(member_id=member_id, family_name="LOVELACE", given_name="ADA"),
+            dependent=dependent,
             service_date=date(2026, 11, 30),
             service_types=["30", "98"],
         ),
@@ -143,6 +147,29 @@ async def test_an_active_member_round_trips_with_benefits(
         150000,
         65000,
     )
+
+
+async def test_a_dependent_round_trips_with_the_subscribers_benefits(
+    simulator_url: str, clearinghouse: HttpClearinghouse
+) -> None:
+    byron = Member(
+        member_id="FAMILY0001",
+        family_name="LOVELACE",
+        given_name="BYRON",
+        date_of_birth=date(2015, 3, 1),
+    )
+
+    response = parse_271(
+        await clearinghouse.exchange(
+            f"{simulator_url}/x12/270", inquiry("FAMILY0001", dependent=byron), timeout=5
+        )
+    )
+
+    assert response.status is ResponseStatus.ACTIVE
+    assert response.subscriber is not None and response.subscriber.given_name == "Ada"
+    assert (response.trace_number, response.plan_name) == ("trace-FAMILY0001", "Gold PPO")
+    share = cost_share(response.benefits, "98")
+    assert share is not None and (share.copay, share.deductible_remaining) == (2500, 65000)
 
 
 async def test_an_inactive_member_round_trips_inactive(

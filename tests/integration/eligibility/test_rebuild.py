@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 SNAPSHOTS = {
     "payers": "SELECT payer_id, name, kind, profile, retired, version FROM payers ORDER BY payer_id",
     "checks": """SELECT check_id, customer_id, coverage_id, payer_id, status, trigger, service_date, service_types,
-                        subscriber, requested_at, completed_at, verified_on, valid_until, outcome
+                        subscriber, patient, requested_at, completed_at, verified_on, valid_until, outcome
                  FROM checks ORDER BY check_id""",
     "program-determinations": "SELECT * FROM program_determinations ORDER BY determination_id",
     "estimates": "SELECT * FROM estimates ORDER BY estimate_id",

@@ -333,3 +333,43 @@ async def test_verification_attempts_are_counted_in_metrics(eligibility: Running
     metrics = (await eligibility.api.get("/metrics")).text
 
     assert 'eligibility_check_attempts_total{outcome="active"}' in metrics
+
+
+async def test_a_child_on_a_parents_plan_is_asked_about_as_a_dependent(eligibility: RunningEligibility) -> None:
+    member_id = unique("FAM")
+    await eligibility.put_member(member(
+        member_id, given="Charles", family="Babbage", dob="1971-12-26",
+        dependents=[{"given": "Benjamin", "family": "Babbage", "dob": "2014-05-06"}],
+    ))
+    _, coverage_id = await coverage_for(
+        eligibility, member_id,
+        customer={"person_name": {"given": "Benjamin", "family": "Babbage"}, "date_of_birth": "2014-05-06"},
+        subscriber={"relationship": "child", "name": {"given": "Charles", "family": "Babbage"},
+                    "date_of_birth": "1971-12-26"},
+    )
+
+    check = await ended_check(eligibility, coverage_id)
+
+    assert check["status"] == "verified", check
+    [exchange] = (await eligibility.api.get(f"/v1/checks/{check['check_id']}/exchanges")).json()["exchanges"]
+    assert f"NM1*IL*1*Babbage*Charles****MI*{member_id}" in exchange["request"]
+    assert "HL*4*3*23*0" in exchange["request"] and "NM1*03*1*Babbage*Benjamin" in exchange["request"]
+    assert "HL*4*3*23*0" in exchange["response"]  # the payer answered for the dependent
+
+
+async def test_a_dependent_the_payer_does_not_know_is_rejected_with_patient_not_found(
+    eligibility: RunningEligibility,
+) -> None:
+    member_id = unique("FAM")
+    await eligibility.put_member(member(member_id, given="Charles", family="Babbage", dob="1971-12-26"))
+    _, coverage_id = await coverage_for(
+        eligibility, member_id,
+        customer={"person_name": {"given": "Ada", "family": "Babbage"}, "date_of_birth": "2016-01-01"},
+        subscriber={"relationship": "child", "name": {"given": "Charles", "family": "Babbage"}},
+    )
+
+    check = await ended_check(eligibility, coverage_id)
+
+    assert check["status"] == "rejected"
+    [reason] = check["outcome"]["reasons"]
+    assert (reason["code"], reason["loop"]) == ("67", "2100D")

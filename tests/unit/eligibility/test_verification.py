@@ -24,6 +24,7 @@ from services.eligibility.domain.events import (
     EligibilityCheckRetried,
     EligibilityRejected,
     EligibilityVerified,
+    PatientSnapshot,
     SubscriberSnapshot,
     VerificationMethod,
 )
@@ -205,3 +206,14 @@ def test_a_service_type_the_payer_refused_is_kept_as_a_notice_of_an_active_cover
 
     assert isinstance(event, EligibilityVerified)
     assert event.notices == [notice]
+
+
+def test_a_check_for_a_dependent_is_another_question_than_one_for_the_subscriber() -> None:
+    verification = requested()
+    child = PatientSnapshot(given_name="Ben", family_name="Lovelace", date_of_birth=date(2014, 5, 6))
+    [event] = verification.request_check(
+        CheckRequest(**{**REQUEST.__dict__, "patient": child}), check_id="chk_2", now=NOW
+    )
+    assert isinstance(event, EligibilityCheckRequested) and event.patient == child
+    verification.apply(event)
+    assert verification.request_check(CheckRequest(**{**REQUEST.__dict__, "patient": child}), check_id="chk_3", now=NOW) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from services.eligibility.adapters.x12_270 import build_270
 from services.eligibility.domain.coverage import EligibilityInquiry, Member, Party
 from shared.x12 import parse_interchange
 
-CREATED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+CREATED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 INQUIRY = EligibilityInquiry(
     trace_number="7f3c2a9e",
     control_number=4711,
@@ -27,6 +27,13 @@ INQUIRY = EligibilityInquiry(
     ),
     service_date=date(2026, 11, 30),
     service_types=["30", "98", "UC"],
+)
+# Ada's son, on her plan: asked about under her member id.
+BYRON = Member(
+    member_id="W123456789",
+    family_name="LOVELACE",
+    given_name="BYRON",
+    date_of_birth=date(2015, 3, 1),
 )
 
 
@@ -56,6 +63,66 @@ def test_an_inquiry_is_a_complete_270_interchange() -> None:
         "IEA*1*000004711",
     ]
     assert document.endswith("IEA*1*000004711~")
+
+
+def test_a_dependent_is_asked_about_in_a_2000d_loop_under_the_subscriber() -> None:
+    document = build_270(INQUIRY.model_copy(update={"dependent": BYRON}), created_at=CREATED_AT)
+
+    assert document.split("~")[3:-3] == [
+        "BHT*0022*13*7f3c2a9e*20261127*0930",
+        "HL*1**20*1",
+        "NM1*PR*2*ACME HEALTH*****PI*60054",
+        "HL*2*1*21*1",
+        "NM1*1P*2*EXAMPLE COMMUNITY CLINIC*****XX*1234567893",
+        # 2000C: the subscriber, parent of the dependent level (HL04 1), asks nothing itself.
+        "HL*3*2*22*1",
+        "NM1*IL*1*LOVELACE*ADA****MI*W123456789",
+        "REF*6P*GRP-77",
+        "DMG*D8*19851210",
+        # 2000D: the patient, child of HL 3, with the trace, the date of service and the EQs.
+        "HL*4*3*23*0",
+        "TRN*1*7f3c2a9e*9123456789",
+        "NM1*03*1*LOVELACE*BYRON",
+        "DMG*D8*20150301",
+        "DTP*291*D8*20261130",
+        "EQ*30",
+        "EQ*98",
+        "EQ*UC",
+        "SE*19*0001",
+    ]
+    [transaction_set] = parse_interchange(document).transaction_sets
+    assert len(transaction_set.segments) == 19
+
+
+def test_what_we_do_not_know_about_a_dependent_is_left_out() -> None:
+    dependent = Member(member_id="W123456789", family_name="LOVELACE")
+    inquiry = INQUIRY.model_copy(
+        update={
+            "subscriber": Member(member_id="W123456789"),
+            "dependent": dependent,
+            "service_types": ["30"],
+        }
+    )
+
+    segments = build_270(inquiry, created_at=CREATED_AT).split("~")
+
+    assert segments[8:-3] == [
+        "HL*3*2*22*1",
+        "NM1*IL*1******MI*W123456789",
+        "HL*4*3*23*0",
+        "TRN*1*7f3c2a9e*9123456789",
+        "NM1*03*1*LOVELACE",
+        "DTP*291*D8*20261130",
+        "EQ*30",
+        "SE*14*0001",
+    ]
+
+
+def test_a_dependent_without_a_family_name_cannot_be_asked_about() -> None:
+    dependent = Member(member_id="W123456789", given_name="BYRON")
+
+    with pytest.raises(ValueError, match=r"dependent's family name \(NM103 of loop 2100D\)"):
+        build_270(INQUIRY.model_copy(update={"dependent": dependent}), created_at=CREATED_AT)
 
 
 def test_the_270_passes_the_envelope_checks_a_clearinghouse_makes() -> None:

@@ -259,6 +259,53 @@ def test_a_dependent_answer_reads_benefits_and_dates_from_the_dependent_loop() -
     )  # the other payer's NM1 inside LS..LE is not the payer
 
 
+def test_an_answer_for_a_dependent_in_2000d_reads_the_patients_loops_under_the_subscriber() -> None:
+    document = read("dependent_answered_in_2000d.x12")
+    assert "TRN*1*270000812" in document  # the payer's own trace, next to our echoed one
+
+    response = parse_271(document)
+
+    assert response.status is ResponseStatus.ACTIVE
+    assert response.subscriber == ADA  # 2100C: the subscriber, not the patient
+    assert (response.trace_number, response.plan_name) == ("5e6f7a8b", "GOLD PPO")
+    # The dependent's own eligibility begin (356) and the plan's end (347), both in 2100D.
+    assert (response.coverage_from, response.coverage_to) == (date(2026, 3, 15), date(2026, 12, 31))
+    assert response.rejections == []
+    assert [
+        (b.info_code, b.coverage_level, b.time_period, b.amount, b.percent_bp, b.in_network)
+        for b in response.benefits[1:]
+    ] == [
+        ("C", "IND", TimePeriod.CALENDAR_YEAR, 100000, None, True),
+        ("C", "IND", TimePeriod.REMAINING, 40000, None, True),
+        ("C", "FAM", TimePeriod.CALENDAR_YEAR, 300000, None, True),
+        ("A", "IND", None, None, 2000, True),
+        ("A", "IND", None, None, 4000, False),
+        ("B", "IND", TimePeriod.VISIT, 0, None, True),
+        ("B", "IND", TimePeriod.VISIT, 5000, None, True),
+        ("L", "IND", None, None, None, None),
+    ]
+    assert response.benefits[0].messages == ["DEPENDENT ADDED TO THE PLAN 03/15/2026"]
+    assert response.benefits[6].messages == ["WELL CHILD VISITS COVERED IN FULL"]
+    assert response.benefits[-1].kind is BenefitKind.OTHER  # its 2120 provider (LS..LE) skipped
+
+
+def test_a_dependent_the_payer_cannot_find_is_rejected_with_aaa_67_in_2100d() -> None:
+    response = parse_271(read("dependent_not_found.x12"))
+
+    assert response.status is ResponseStatus.REJECTED
+    assert response.rejections == [
+        Rejection(
+            source=RejectionSource.AAA,
+            code="67",
+            description="Patient Not Found",
+            follow_up_action="C",
+            loop="2100D",
+        )
+    ]
+    assert (response.subscriber, response.trace_number) == (ADA, "3c4d5e6f")
+    assert response.benefits == [] and response.plan_name is None
+
+
 def test_dates_in_the_active_loop_override_the_subscriber_loop_and_plan_dates() -> None:
     response = parse_271(
         answer(

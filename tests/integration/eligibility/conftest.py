@@ -26,7 +26,7 @@ from shared.clock import FixedClock
 from shared.envelope import EventEnvelope
 from shared.http.auth import TokenGrant
 from shared.kafka import start_reliable_producer
-from tests.clearinghouse import running_clearinghouse
+from simulators.clearinghouse.background import running_clearinghouse
 from tests.kafka_groups import start_group_at_end
 from tests.polling import eventually
 from tests.schemas import scratch_schema

@@ -26,7 +26,7 @@ from services.eligibility.domain.coverage import (
     RejectionSource,
     ResponseStatus,
 )
-from tests.clearinghouse import running_clearinghouse
+from simulators.clearinghouse.background import running_clearinghouse
 
 pytestmark = pytest.mark.integration
 

@@ -50,6 +50,7 @@ contracts-check: venv
 
 bench: infra-up
 	$(PY) -m benchmarks.event_store
+	$(PY) -m benchmarks.eligibility
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

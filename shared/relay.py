@@ -73,10 +73,13 @@ class OutboxRelay:
         self._wake.set()
 
     async def _woken_within(self, timeout: float) -> bool:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives as the wake-up does, and the relay would then outlive its service's shutdown.
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def run(self) -> None:

@@ -45,8 +45,9 @@ class ReadinessChecks:
 
     async def _run_one(self, name: str) -> dict[str, str]:
         try:
-            await asyncio.wait_for(self._checks[name](), self.timeout_seconds)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout_seconds):
+                await self._checks[name]()
+        except TimeoutError:
             logger.warning("readiness check %s timed out after %ss", name, self.timeout_seconds)
             return {"status": "failing", "error": f"timed out after {self.timeout_seconds}s"}
         except Exception as error:

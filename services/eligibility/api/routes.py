@@ -14,6 +14,8 @@ from services.eligibility.api.schemas import (
     CheckCreate,
     CheckPublic,
     ChecksPublic,
+    CoverageStandingPublic,
+    CustomerCoveragesPublic,
     ExchangePublic,
     ExchangesPublic,
     PayerCreate,
@@ -29,12 +31,14 @@ from services.eligibility.application.queries import (
     check_row,
     checks_of,
     coverage_standing,
+    coverages_of,
     on_demand_request,
 )
+from services.eligibility.application.registration_feed import coverage_terms
 from services.eligibility.application.reverification import reverify_going_stale
 from services.eligibility.domain.events import PayerKind, PayerProfile
 from services.eligibility.domain.payer import Payer
-from services.eligibility.domain.verification import StaffAnswer
+from services.eligibility.domain.verification import StaffAnswer, Standing
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, problem_responses
 from shared.http.writes import etag
@@ -214,9 +218,32 @@ async def coverage_verification(
     async with pool.acquire() as conn:
         standing, latest = await coverage_standing(conn, coverage_id, day)
     return VerificationStatusPublic(
-        coverage_id=coverage_id, as_of=day, verified=standing.value == "verified", status=standing.value,
+        coverage_id=coverage_id, as_of=day, verified=standing is Standing.VERIFIED, status=standing.value,
         check=CheckPublic.of(latest) if latest else None,
     )
+
+
+@router.get("/customers/{customer_id}/coverages", response_model=CustomerCoveragesPublic,
+            tags=["verification"], summary="A customer's coverages and whether each counts as verified")
+async def customer_coverages(
+    customer_id: str, principal: Reader, pool: PoolDep, verifications: VerificationsDep,
+    as_of: Annotated[date | None, Query(description="The date asked about; today when absent")] = None,
+) -> CustomerCoveragesPublic:
+    """What the front desk asks before a visit: who pays for this customer, in coverage order, and
+    is each coverage verified for the day."""
+    day = as_of or verifications.clock.today()
+    async with pool.acquire() as conn:
+        rows = await coverages_of(conn, customer_id)
+        coverages = []
+        for row in rows:
+            standing, latest = await coverage_standing(conn, row["coverage_id"], day)
+            coverages.append(CoverageStandingPublic(
+                coverage_id=row["coverage_id"], payer_id=row["payer_id"], priority=row["priority"],
+                member_id=coverage_terms(row).member_id, ended_on=row["ended_on"],
+                verified=standing is Standing.VERIFIED, status=standing.value,
+                check=CheckPublic.of(latest) if latest else None,
+            ))
+    return CustomerCoveragesPublic(customer_id=customer_id, as_of=day, coverages=coverages)
 
 
 # -- operations --------------------------------------------------------------------------------

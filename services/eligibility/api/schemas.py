@@ -104,3 +104,22 @@ class ReverificationRequest(Body):
 class ReverificationPublic(BaseModel):
     as_of: date
     check_ids: list[str] = Field(description="The checks requested")
+
+
+class CoverageStandingPublic(BaseModel):
+    coverage_id: str
+    payer_id: str
+    priority: str = Field(description="primary, secondary or tertiary")
+    member_id: str
+    ended_on: date | None
+    verified: bool = Field(description="True when a current verification covers the date")
+    status: str = Field(
+        description="verified, stale, outside_coverage_dates, rejected, failed, pending or unverified"
+    )
+    check: CheckPublic | None = Field(description="The check that decided the status")
+
+
+class CustomerCoveragesPublic(BaseModel):
+    customer_id: str
+    as_of: date
+    coverages: list[CoverageStandingPublic] = Field(description="In coverage order: primary first")

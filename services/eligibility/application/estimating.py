@@ -16,7 +16,11 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.eligibility.application.handlers import new_id
-from services.eligibility.application.queries import CoverageNotKnown, coverage_standing
+from services.eligibility.application.queries import (
+    CoverageNotKnown,
+    coverage_standing,
+    coverages_of,
+)
 from services.eligibility.domain.cost_share import cost_share
 from services.eligibility.domain.coverage import Benefit, CostShare
 from services.eligibility.domain.documents import IssuedDocument
@@ -159,11 +163,7 @@ class Estimating:
         return basis, [Benefit.model_validate(b) for b in outcome["benefits"]]
 
     async def _coverage(self, conn: asyncpg.Connection, command: RequestEstimate) -> asyncpg.Record | None:
-        rows = await conn.fetch(
-            """SELECT coverage_id, payer_id, priority, terms, ended_on FROM coverages WHERE customer_id = $1
-               ORDER BY array_position(ARRAY['primary', 'secondary', 'tertiary'], priority), coverage_id""",
-            command.customer_id,
-        )
+        rows = await coverages_of(conn, command.customer_id)
         if command.coverage_id is not None:
             chosen = [r for r in rows if r["coverage_id"] == command.coverage_id]
             if not chosen:

@@ -72,6 +72,15 @@ async def coverage_standing(
     return standing_as_of(ended, pending=pending, as_of=as_of), latest
 
 
+async def coverages_of(conn: asyncpg.Connection, customer_id: str) -> list[asyncpg.Record]:
+    """The customer's coverages as registration told us, primary first."""
+    return await conn.fetch(
+        """SELECT coverage_id, payer_id, priority, terms, ended_on FROM coverages WHERE customer_id = $1
+           ORDER BY array_position(ARRAY['primary', 'secondary', 'tertiary'], priority), coverage_id""",
+        customer_id,
+    )
+
+
 async def on_demand_request(
     conn: asyncpg.Connection, coverage_id: str, *, service_date: date, service_types: tuple[str, ...]
 ) -> CheckRequest:

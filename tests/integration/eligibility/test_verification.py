@@ -22,9 +22,11 @@ from tests.integration.eligibility.conftest import (
     PAYER_TIMEOUT_SECONDS,
     RunningEligibility,
     a_payer,
+    coverage_added,
     coverage_for,
     ended_check,
     member,
+    registered_payer,
     unique,
 )
 from tests.polling import eventually
@@ -373,3 +375,29 @@ async def test_a_dependent_the_payer_does_not_know_is_rejected_with_patient_not_
     assert check["status"] == "rejected"
     [reason] = check["outcome"]["reasons"]
     assert (reason["code"], reason["loop"]) == ("67", "2100D")
+
+
+async def test_the_front_desk_sees_a_customers_coverages_in_order_with_their_standing(
+    eligibility: RunningEligibility,
+) -> None:
+    primary_member, secondary_member = unique("PRI"), unique("SEC")
+    await eligibility.put_member(member(primary_member))
+    await eligibility.put_member(member(secondary_member, status="inactive", coverage_to="2025-12-31"))
+    customer_id, primary = await coverage_for(eligibility, primary_member)
+    payer_id = await registered_payer(eligibility)
+    secondary = unique("cov_")
+    added = coverage_added(customer_id, secondary, payer_id, secondary_member)
+    added["terms"]["priority"] = "secondary"
+    await eligibility.publish_registration_event("CoverageAdded", customer_id, added)
+    await ended_check(eligibility, primary)
+    await ended_check(eligibility, secondary)
+
+    answer = (await eligibility.api.get(f"/v1/customers/{customer_id}/coverages")).json()
+
+    assert answer["as_of"] == "2026-11-27"
+    assert [(c["coverage_id"], c["priority"], c["status"], c["verified"]) for c in answer["coverages"]] == [
+        (primary, "primary", "verified", True), (secondary, "secondary", "rejected", False),
+    ]
+    assert answer["coverages"][0]["member_id"] == primary_member
+    later = (await eligibility.api.get(f"/v1/customers/{customer_id}/coverages", params={"as_of": "2026-12-28"})).json()
+    assert later["coverages"][0]["status"] == "stale"

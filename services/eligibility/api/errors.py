@@ -6,9 +6,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.eligibility.application.estimating import ProgramNotFound
-from services.eligibility.application.handlers import CheckNotFound, PayerNotFound
+from services.eligibility.application.handlers import PayerNotFound
 from services.eligibility.application.queries import CheckAlreadyPending, CoverageNotKnown
-from services.eligibility.domain.verification import CheckNotFound as CheckNotInStream
+from services.eligibility.domain.verification import CheckNotFound
 from shared.eventstore import ConcurrencyConflict
 from shared.http.problems import (
     FieldError,
@@ -26,7 +26,7 @@ def problem_for(request: Request, error: Exception) -> Problem:
             return rule_violated_problem(error)
         case PayerNotFound():
             return Problem(404, detail=f"no payer {error}", slug="payer-not-found")
-        case CheckNotFound() | CheckNotInStream():
+        case CheckNotFound():
             return Problem(404, detail=f"no check {error}", slug="check-not-found")
         case CoverageNotKnown():
             return Problem(404, detail=f"registration has not told eligibility about coverage {error}",
@@ -46,6 +46,6 @@ def install_domain_problems(app: FastAPI) -> None:
     async def answer(request: Request, error: Exception) -> JSONResponse:
         return problem_response(problem_for(request, error), request.url.path)
 
-    for error_type in (RuleViolated, PayerNotFound, CheckNotFound, CheckNotInStream, CoverageNotKnown,
+    for error_type in (RuleViolated, PayerNotFound, CheckNotFound, CoverageNotKnown,
                        CheckAlreadyPending, ProgramNotFound, ConcurrencyConflict):
         app.add_exception_handler(error_type, answer)

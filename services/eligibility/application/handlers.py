@@ -16,7 +16,12 @@ import asyncpg
 from services.eligibility.domain.coverage import EligibilityResponse
 from services.eligibility.domain.events import PayerProfile
 from services.eligibility.domain.payer import Payer
-from services.eligibility.domain.verification import CheckRequest, CoverageVerification, StaffAnswer
+from services.eligibility.domain.verification import (
+    CheckNotFound,
+    CheckRequest,
+    CoverageVerification,
+    StaffAnswer,
+)
 from shared.clock import Clock
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyConflict
@@ -25,10 +30,6 @@ from shared.rules import RuleViolated
 
 
 class PayerNotFound(StreamNotFound):
-    pass
-
-
-class CheckNotFound(LookupError):
     pass
 
 

@@ -7,11 +7,11 @@ from datetime import date
 
 import asyncpg
 
-from services.eligibility.application.handlers import CheckNotFound
 from services.eligibility.application.read_models import optional_date
 from services.eligibility.application.registration_feed import check_request, coverage_terms
 from services.eligibility.domain.events import CheckTrigger
 from services.eligibility.domain.verification import (
+    CheckNotFound,
     CheckRequest,
     CheckStatus,
     EndedCheck,

@@ -83,10 +83,11 @@ class CheckLedger:
         else:
             await conn.execute(
                 """UPDATE checks SET status = $2, outcome = $3, completed_at = $4, lease_until = NULL,
-                       verified_on = $5, valid_until = $6
+                       verified_on = $5, valid_until = $6, last_error = COALESCE($7, last_error)
                    WHERE check_id = $1""",
                 data["check_id"], self.OUTCOMES[event.type], json.dumps(data), event.time,
                 optional_date(data.get("verified_on")), optional_date(data.get("valid_until")),
+                data.get("reason"),  # a failure's reason; the others keep the last attempt's error
             )
 
 

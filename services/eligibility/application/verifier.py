@@ -13,15 +13,15 @@ share the queue, and a crashed one's checks are picked up again once its lease r
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
+from pydantic import TypeAdapter
 
 from services.eligibility.application.handlers import Verifications
 from services.eligibility.domain.coverage import (
@@ -30,10 +30,17 @@ from services.eligibility.domain.coverage import (
     Member,
     Party,
 )
-from services.eligibility.domain.events import PayerProfile, X12Connection
+from services.eligibility.domain.events import (
+    PatientSnapshot,
+    PayerProfile,
+    SubscriberSnapshot,
+    X12Connection,
+)
 from shared.eventstore import retry_on_conflict
 
 log = logging.getLogger(__name__)
+
+_PATIENT: TypeAdapter[PatientSnapshot | None] = TypeAdapter(PatientSnapshot | None)
 
 
 class PayerUnreachable(Exception):
@@ -92,8 +99,8 @@ class DueCheck:
     check_id: str
     coverage_id: str
     payer_id: str
-    subscriber: dict[str, Any]
-    patient: dict[str, Any] | None
+    subscriber: SubscriberSnapshot
+    patient: PatientSnapshot | None
     service_date: date
     service_types: list[str]
     attempts: int
@@ -146,7 +153,8 @@ class Verifier:
         return [
             DueCheck(
                 check_id=r["check_id"], coverage_id=r["coverage_id"], payer_id=r["payer_id"],
-                subscriber=json.loads(r["subscriber"]), patient=json.loads(r["patient"]),
+                subscriber=SubscriberSnapshot.model_validate_json(r["subscriber"]),
+                patient=_PATIENT.validate_json(r["patient"]),
                 service_date=r["service_date"],
                 service_types=list(r["service_types"]), attempts=r["attempts"],
             )
@@ -217,15 +225,8 @@ class Verifier:
             receiver_id=connection.receiver_id,
             payer=Party(name=payer_name, identifier=connection.payer_identifier, identifier_qualifier="PI"),
             provider=self.submitter.provider,
-            subscriber=Member(
-                member_id=subscriber["member_id"], family_name=subscriber.get("family_name"),
-                given_name=subscriber.get("given_name"), date_of_birth=subscriber.get("date_of_birth"),
-                group_number=subscriber.get("group_number"),
-            ),
-            dependent=None if patient is None else Member(
-                member_id=subscriber["member_id"], family_name=patient.get("family_name"),
-                given_name=patient.get("given_name"), date_of_birth=patient.get("date_of_birth"),
-            ),
+            subscriber=Member(**subscriber.model_dump()),
+            dependent=None if patient is None else Member(member_id=subscriber.member_id, **patient.model_dump()),
             service_date=check.service_date,
             service_types=check.service_types,
             production=self.submitter.production,
@@ -253,7 +254,6 @@ class Verifier:
                 exchange_id=exchange_id, retryable=retryable,
             )
         )
-        await self.pool.execute("UPDATE checks SET last_error = $2 WHERE check_id = $1", check.check_id, reason)
         self.on_outcome("failed")
 
     async def _in_transaction(self, work: Callable[[asyncpg.Connection], Awaitable[object]]) -> None:

@@ -10,7 +10,7 @@ LOGS="$ROOT/.run/logs"
 mkdir -p "$LOGS"
 
 # name:port — the services that exist; each reads <NAME>_* settings (see README).
-SERVICES=("registration:8001" "eligibility:8002")
+SERVICES=("registration:8001" "eligibility:8002" "invoicing:8003")
 # The payer simulator: a stand-in for a clearinghouse that answers X12 270s with 271s from
 # simulators/clearinghouse/members.toml. Real deployments point payers at real clearinghouses.
 SIMULATOR_PORT="${CLEARINGHOUSE_SIMULATOR_PORT:-8090}"

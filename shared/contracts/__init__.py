@@ -22,6 +22,8 @@ from shared.events import CONTRACTS_DIR, EventRegistry, contract_file_name, rend
 CATALOGUE: dict[str, str] = {
     "registration": "services.registration.domain.events:REGISTRATION_EVENTS",
     "eligibility": "services.eligibility.domain.events:ELIGIBILITY_EVENTS",
+    "invoicing": "services.invoicing.domain.events:INVOICING_EVENTS",
+    "payments": "services.payments.domain.events:PAYMENTS_EVENTS",
 }
 
 CONTRACT_SUFFIX = ".schema.json"

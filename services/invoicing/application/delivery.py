@@ -1,0 +1,243 @@
+"""The delivery worker: sends each issued invoice (to customers, and to payers that take no
+electronic claims) and each statement, as a PDF by e-mail or as a letter queued for printing.
+
+Deliveries are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, so several workers share them
+and a crashed worker's deliveries are taken up again when the lease runs out. A temporary failure
+(the mail server unreachable, a 4xx answer) is retried with doubling waits; a recipient the server
+refuses for good is a bounce: InvoiceDeliveryFailed with ``bounced`` set and the contact point, so
+registration can mark it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import asyncpg
+
+from services.invoicing.adapters.pdf import render_invoice, render_statement
+from services.invoicing.adapters.smtp import Attachment, DeliveryError, OutgoingMail
+from services.invoicing.application.billing import Repositories
+from services.invoicing.application.documents import (
+    Destination,
+    Letterhead,
+    NoUsableContact,
+    destination,
+    printable_invoice,
+    printable_statement,
+)
+from services.invoicing.domain.events import (
+    DeliveryChannel,
+    InvoiceDeliveryFailed,
+    InvoiceSent,
+    StatementDeliveryFailed,
+    StatementSent,
+)
+from shared.clock import Clock
+from shared.eventstore import retry_on_conflict
+
+log = logging.getLogger(__name__)
+
+
+class Mailer(Protocol):
+    async def send(self, message: OutgoingMail) -> str: ...
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: float = 30.0
+    poll_interval_seconds: float = 1.0
+    lease_seconds: float = 120.0
+    batch_size: int = 20
+
+    def backoff(self, attempts: int) -> float:
+        return self.backoff_seconds * 2 ** max(0, attempts - 1)
+
+
+@dataclass(frozen=True)
+class Due:
+    kind: str
+    document_id: str
+    customer_id: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    filename: str
+    pdf: bytes
+    payer_id: str | None
+
+
+class Deliverer:
+    def __init__(
+        self, *, pool: asyncpg.Pool, repositories: Repositories, mailer: Mailer, letterhead: Letterhead,
+        clock: Clock, policy: DeliveryPolicy, on_outcome: Callable[[str], None] = lambda outcome: None,
+    ) -> None:
+        self.pool = pool
+        self.repos = repositories
+        self.mailer = mailer
+        self.letterhead = letterhead
+        self.clock = clock
+        self.policy = policy
+        self.on_outcome = on_outcome
+
+    async def run(self) -> None:
+        while True:
+            worked = await self.run_once()
+            if not worked:
+                await asyncio.sleep(self.policy.poll_interval_seconds)
+
+    async def run_once(self) -> int:
+        """Delivers what is due now; the number of deliveries worked on."""
+        due = await self._claim()
+        for item in due:
+            try:
+                await self._deliver(item)
+            except Exception:  # the lease runs out and the delivery is tried again
+                log.exception("delivering %s %s failed", item.kind, item.document_id)
+        return len(due)
+
+    async def _claim(self) -> list[Due]:
+        rows = await self.pool.fetch(
+            """UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $2), attempts = d.attempts + 1
+               FROM (SELECT document_kind, document_id FROM deliveries
+                     WHERE status = 'pending' AND next_attempt_at <= $1
+                       AND (leased_until IS NULL OR leased_until < $1)
+                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+               WHERE d.document_kind = due.document_kind AND d.document_id = due.document_id
+               RETURNING d.document_kind, d.document_id, d.customer_id, d.attempts""",
+            self.clock.now(), self.policy.lease_seconds, self.policy.batch_size,
+        )
+        return [Due(r["document_kind"], r["document_id"], r["customer_id"], r["attempts"]) for r in rows]
+
+    async def _deliver(self, item: Due) -> None:
+        async with self.pool.acquire() as conn:
+            rendered = await self._render(conn, item)
+            if rendered is None:
+                await conn.execute(
+                    "DELETE FROM deliveries WHERE document_kind = $1 AND document_id = $2", item.kind, item.document_id
+                )
+                return
+            try:
+                where = await destination(conn, item.customer_id, rendered.payer_id)
+            except NoUsableContact as error:
+                await self._record(item, None, None, reason=str(error), bounced=False)
+                return
+        if where.channel is DeliveryChannel.LETTER:
+            reference = await self._queue_letter(item, where, rendered)
+            await self._record(item, where, reference)
+            return
+        try:
+            message_id = await self.mailer.send(OutgoingMail(
+                to=where.recipient, subject=rendered.subject, text=rendered.text,
+                attachments=[Attachment(filename=rendered.filename, content=rendered.pdf, mime_type="application/pdf")],
+            ))
+        except DeliveryError as error:
+            if error.permanent or item.attempts >= self.policy.max_attempts:
+                await self._record(item, where, None, reason=str(error), bounced=error.permanent)
+            else:
+                await self._retry_later(item, str(error))
+            return
+        await self._record(item, where, message_id)
+
+    async def _render(self, conn: asyncpg.Connection, item: Due) -> Rendered | None:
+        seller = self.letterhead.seller.name
+        if item.kind == "invoice":
+            invoice = await self.repos.invoices.get_or_new(item.document_id, connection=conn)
+            if invoice.issued is None or invoice.status.value == "voided":
+                return None
+            document = await printable_invoice(conn, invoice, self.letterhead)
+            return Rendered(
+                subject=f"Invoice {document.number} from {seller}",
+                text=(f"Dear {document.bill_to.name},\n\nPlease find attached invoice {document.number}, "
+                      f"due {document.due_date}.\n\n" + "\n".join(document.how_to_pay) + f"\n\n{seller}\n"),
+                filename=f"{document.number}.pdf", pdf=render_invoice(document),
+                payer_id=invoice.issued.party.payer_id,
+            )
+        statement = await self.repos.statements.get_or_new(item.document_id, connection=conn)
+        if statement.issued is None:
+            return None
+        printable = await printable_statement(conn, statement, self.letterhead)
+        return Rendered(
+            subject=f"Statement {printable.number} from {seller}",
+            text=(f"Dear {printable.customer.name},\n\nPlease find attached your statement of open items "
+                  f"as of {printable.statement_date}.\n\n" + "\n".join(printable.how_to_pay) + f"\n\n{seller}\n"),
+            filename=f"{printable.number}.pdf", pdf=render_statement(printable), payer_id=None,
+        )
+
+    async def _queue_letter(self, item: Due, where: Destination, rendered: Rendered) -> str:
+        job_id = f"print_{uuid.uuid4().hex}"
+        await self.pool.execute(
+            """INSERT INTO print_queue (job_id, document_kind, document_id, recipient_name, address_lines, pdf, queued_at)
+               VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7)""",
+            job_id, item.kind, item.document_id, where.recipient, _json(where.address_lines), rendered.pdf,
+            self.clock.now(),
+        )
+        return job_id
+
+    async def _retry_later(self, item: Due, error: str) -> None:
+        delay = self.policy.backoff(item.attempts)
+        await self.pool.execute(
+            """UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL, last_error = $4
+               WHERE document_kind = $1 AND document_id = $2 AND status = 'pending'""",
+            item.kind, item.document_id, self.clock.now() + timedelta(seconds=delay), error,
+        )
+        self.on_outcome("retry_scheduled")
+
+    async def _record(
+        self, item: Due, where: Destination | None, reference: str | None, *, reason: str | None = None,
+        bounced: bool = False,
+    ) -> None:
+        now = self.clock.now()
+        channel = where.channel if where else DeliveryChannel.EMAIL
+        recipient = where.recipient if where else None
+        contact_point = where.contact_point_id if where else None
+        event: Any
+        if item.kind == "invoice":
+            repository: Any = self.repos.invoices
+            if reference is not None and where is not None:
+                event = InvoiceSent(invoice_id=item.document_id, customer_id=item.customer_id, channel=channel,
+                                    recipient=where.recipient, contact_point_id=contact_point, reference=reference,
+                                    sent_at=now)
+            else:
+                event = InvoiceDeliveryFailed(invoice_id=item.document_id, customer_id=item.customer_id,
+                                              channel=channel, recipient=recipient, contact_point_id=contact_point,
+                                              reason=reason or "not delivered", bounced=bounced, failed_at=now)
+        else:
+            repository = self.repos.statements
+            if reference is not None and where is not None:
+                event = StatementSent(statement_id=item.document_id, customer_id=item.customer_id, channel=channel,
+                                      recipient=where.recipient, contact_point_id=contact_point,
+                                      reference=reference, sent_at=now)
+            else:
+                event = StatementDeliveryFailed(statement_id=item.document_id, customer_id=item.customer_id,
+                                                channel=channel, recipient=recipient,
+                                                contact_point_id=contact_point, reason=reason or "not delivered",
+                                                bounced=bounced, failed_at=now)
+
+        async def once() -> None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                document = await repository.get_or_new(item.document_id, connection=conn)
+                await repository.save(item.document_id, document, [event], subject=item.customer_id, connection=conn)
+                if reason is not None:
+                    await conn.execute(
+                        "UPDATE deliveries SET last_error = $3 WHERE document_kind = $1 AND document_id = $2",
+                        item.kind, item.document_id, reason,
+                    )
+
+        await retry_on_conflict(once)
+        self.on_outcome("sent" if reference is not None else ("bounced" if bounced else "failed"))
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value)

@@ -1,0 +1,138 @@
+"""What an invoice, a credit note or a statement shows the person who receives it.
+
+These are views, not the bills themselves: the application fills them from the invoice's events
+and the parties' details, and an adapter lays them out (as a PDF, say). Nothing here is worked out
+again at printing time, so what the customer reads is exactly what invoicing recorded; in
+particular amounts are printed as given, with the sign they carry (a credit note's are usually
+negative).
+
+Amounts are integer minor units of the document's currency.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.money import MINOR_UNITS, CurrencyCode
+
+
+def format_money(amount: int, currency: str) -> str:
+    """``amount`` minor units of ``currency`` as a reader expects them, with thousands grouped and
+    exactly the currency's decimals: 123456 USD is "1,234.56", 500 JPY is "500", -1250 USD is
+    "-12.50". Integer arithmetic only, so no amount is ever rounded."""
+    exponent = _minor_unit_exponent(currency)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**exponent)
+    decimals = f".{fraction:0{exponent}d}" if exponent else ""
+    return f"{sign}{whole:,}{decimals}"
+
+
+def _minor_unit_exponent(currency: str) -> int:
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise ValueError(
+            f"{currency} is not a currency we bill in: its minor unit is unknown"
+        ) from None
+
+
+class _Printed(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _InCurrency(_Printed):
+    currency: CurrencyCode
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, currency: str) -> str:
+        # refused here rather than when printing, where the document could no longer be fixed
+        _minor_unit_exponent(currency)
+        return currency
+
+
+class PrintedParty(_Printed):
+    """Who sends or receives the document, as printed in its address block."""
+
+    name: str = Field(min_length=1)
+    address_lines: list[str] = []
+    reference: str | None = Field(
+        None, description="How the seller knows the party, e.g. a customer number or member id"
+    )
+    tax_id: str | None = None
+    email: str | None = None
+
+
+class PrintedLine(_Printed):
+    """One charge (or, on a credit note, one credit) on the document."""
+
+    description: str = Field(min_length=1)
+    code: str | None = Field(None, description='The charge\'s code, e.g. "HCPCS G0008"')
+    service_date: date | None = None
+    units: Decimal
+    unit_price: int = Field(description="Price of one unit, minor units")
+    amount: int = Field(description="What the line charges, minor units")
+
+
+class PrintableInvoice(_InCurrency):
+    """An invoice or a credit note as its recipient reads it."""
+
+    kind: Literal["invoice", "credit_note"]
+    number: str = Field(min_length=1)
+    issue_date: date
+    due_date: date | None = None
+    payment_terms: str | None = Field(None, description='e.g. "Net 30"')
+    seller: PrintedParty
+    bill_to: PrintedParty
+    lines: list[PrintedLine]
+    total: int = Field(description="What the document asks for (or credits), minor units")
+    notes: list[str] = Field(
+        default=[],
+        description="Why the document reads as it does, e.g. the remainder of a claim after the "
+        "payer's denial, or a total above the customer's estimate",
+    )
+    how_to_pay: list[str] = []
+    related_number: str | None = Field(
+        None, description="The invoice a credit note or a transferred balance refers to"
+    )
+
+    @property
+    def title(self) -> str:
+        """e.g. "Invoice INV-2026-000001" or "Credit note CN-2026-000003"."""
+        return f"{_KIND_NAMES[self.kind]} {self.number}"
+
+
+_KIND_NAMES = {"invoice": "Invoice", "credit_note": "Credit note"}
+
+
+class StatementItem(_Printed):
+    """One document on a statement and what is still open on it."""
+
+    number: str = Field(min_length=1)
+    issue_date: date
+    due_date: date | None = None
+    description: str
+    original_amount: int = Field(description="The document's total, minor units")
+    open_amount: int = Field(description="What is still owed on it, minor units")
+
+
+class PrintableStatement(_InCurrency):
+    """A customer's open items on one date."""
+
+    number: str = Field(min_length=1)
+    statement_date: date
+    seller: PrintedParty
+    customer: PrintedParty
+    items: list[StatementItem]
+    total_open: int = Field(description="What the customer owes on the statement date")
+    how_to_pay: list[str] = []
+    notes: list[str] = []
+
+    @property
+    def title(self) -> str:
+        """e.g. "Statement ST-2026-000007"."""
+        return f"Statement {self.number}"

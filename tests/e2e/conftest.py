@@ -199,3 +199,32 @@ async def eligibility_process(database_url: str, kafka_bootstrap: str, tmp_path:
             yield service
         finally:
             service.stop()
+
+
+@pytest.fixture
+async def invoicing_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    """Invoicing as operators run it, reading registration, eligibility and payments from now on."""
+    group_id = f"invoicing.feeds.e2e-{uuid.uuid4().hex[:8]}"
+    for topic in ("registration.events", "eligibility.events", "payments.events"):
+        await start_group_at_end(kafka_bootstrap, group_id, topic)
+    async with scratch_schema(database_url, "e2e_invoicing") as schema:
+        port = free_port()
+        service = ServiceProcess(
+            module="services.invoicing",
+            environment={
+                "INVOICING_ENVIRONMENT": "test",
+                "INVOICING_DATABASE_URL": f"{database_url}?search_path={schema}",
+                "INVOICING_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "INVOICING_HTTP_PORT": str(port),
+                "INVOICING_FEEDS_CONSUMER_GROUP": group_id,
+                "INVOICING_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["invoicing:read", "invoicing:write", "invoicing:operate"]}}}}',
+                "INVOICING_RELAY_POLL_INTERVAL_SECONDS": "0.5",
+                "INVOICING_DELIVERY_POLL_INTERVAL_SECONDS": "0.2",
+            },
+            port=port,
+            log_path=tmp_path / "invoicing.log",
+        )
+        try:
+            yield service
+        finally:
+            service.stop()

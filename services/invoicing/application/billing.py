@@ -346,8 +346,13 @@ class Billing:
             )
         outcomes = []
         for row in encounters:
-            async with pool.acquire() as conn, conn.transaction():
-                outcome = await self.bill_encounter(conn, row["customer_id"], row["encounter"])
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    outcome = await self.bill_encounter(conn, row["customer_id"], row["encounter"])
+            except RuleViolated as refused:  # nothing of the encounter was recorded; it waits
+                outcome = EncounterOutcome(
+                    customer_id=row["customer_id"], encounter=row["encounter"], waiting=refused.message
+                )
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes

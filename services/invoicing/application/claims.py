@@ -66,11 +66,14 @@ class X12Claims:
         coverage_id: str, payer_id: str, profile: dict[str, Any], responsibility: Responsibility,
         lines: Sequence[InvoiceLine], prior_payers: Sequence[tuple[str, str]],
     ) -> ClaimDocument:
-        claim = await self.claim(
-            conn, claim_reference=claim_reference, customer_id=customer_id, coverage_id=coverage_id,
-            profile=profile, responsibility=responsibility, lines=lines, prior_payers=prior_payers,
-        )
-        text = build_837p(claim)
+        try:
+            claim = await self.claim(
+                conn, claim_reference=claim_reference, customer_id=customer_id, coverage_id=coverage_id,
+                profile=profile, responsibility=responsibility, lines=lines, prior_payers=prior_payers,
+            )
+            text = build_837p(claim)
+        except ValueError as error:  # pydantic's ValidationError included
+            raise RuleViolated("claim", f"no 837P can be written for {claim_reference}: {error}") from None
         try:
             ensure_valid_837p(text)
         except InvalidClaim as invalid:

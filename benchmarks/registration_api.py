@@ -142,6 +142,7 @@ async def main() -> None:
                  "REGISTRATION_HTTP_PORT": str(registration_port), "REGISTRATION_ENVIRONMENT": "test",
                  "REGISTRATION_LOG_LEVEL": "WARNING",
                  "REGISTRATION_SEARCH_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+                 "REGISTRATION_BOUNCE_CONSUMER_GROUP": f"bench-bounces-{uuid.uuid4().hex[:8]}",
                  "REGISTRATION_API_TOKENS": f'{{"{TOKEN}": {{"system": "bench", "scopes": ["*"]}}}}'},
         ))
         processes.append(subprocess.Popen(

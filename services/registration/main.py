@@ -16,7 +16,7 @@ from services.registration.api.errors import install_domain_problems
 from services.registration.api.routes import router
 from services.registration.application.handlers import Registration
 from services.registration.application.identity_index import IdentityIndex
-from services.registration.consumers import search_model_consumer
+from services.registration.consumers import bounce_consumer, search_model_consumer
 from services.registration.domain.events import SOURCE
 from services.registration.settings import RegistrationSettings
 from shared.clock import Clock, SystemClock
@@ -47,6 +47,7 @@ def create_app(settings: RegistrationSettings | None = None, *, clock: Clock | N
             if settings.run_background_workers:
                 runtime.run("relay", runtime.relay(settings.events_topic, settings.relay_poll_interval_seconds))
                 runtime.run("search-consumer", search_model_consumer(runtime, settings))
+                runtime.run("bounce-consumer", bounce_consumer(runtime, settings, app.state.registration))
             yield
 
     app = create_service_app(

@@ -28,6 +28,13 @@ class RegistrationSettings(PlatformSettings):
     search_dead_letter_topic: str = Field(
         "registration.search-projection.dlq", description="Where the search consumer dead-letters."
     )
+    bounce_consumer_group: str = Field(
+        "registration.bounce-feed",
+        description="Consumer group reading invoicing's delivery failures to mark bounced contact points.",
+    )
+    bounce_dead_letter_topic: str = Field(
+        "registration.bounce-feed.dlq", description="Where the bounce consumer dead-letters."
+    )
     run_background_workers: bool = Field(
         True, description="Run the relay and the search-model consumer inside the API process."
     )

@@ -136,8 +136,16 @@ async def search_group(kafka_bootstrap: str) -> str:
 
 
 @pytest.fixture
+async def bounce_group(kafka_bootstrap: str) -> str:
+    group_id = f"registration.bounce-feed.e2e-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(kafka_bootstrap, group_id, "invoicing.events")
+    return group_id
+
+
+@pytest.fixture
 def registration_process(
-    registration_schema: str, database_url: str, kafka_bootstrap: str, search_group: str, tmp_path: Path
+    registration_schema: str, database_url: str, kafka_bootstrap: str, search_group: str, bounce_group: str,
+    tmp_path: Path,
 ) -> Iterator[ServiceProcess]:
     service = ServiceProcess(
         module="services.registration",
@@ -147,6 +155,7 @@ def registration_process(
             "REGISTRATION_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "REGISTRATION_HTTP_PORT": str(free_port()),
             "REGISTRATION_SEARCH_CONSUMER_GROUP": search_group,
+            "REGISTRATION_BOUNCE_CONSUMER_GROUP": bounce_group,
             "REGISTRATION_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["registration:read", "registration:write"]}}}}',
             "REGISTRATION_RELAY_POLL_INTERVAL_SECONDS": "0.5",
         },

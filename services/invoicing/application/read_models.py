@@ -74,17 +74,25 @@ class ChargeLedger:
 
 
 class InvoiceRegister:
-    """Every invoice with what is open on it, and the deliveries waiting for the worker."""
+    """Every invoice with what is open on it, every statement, and the deliveries of both waiting
+    for the worker (one model, because they share the delivery queue)."""
 
     name = "invoicing.invoices"
-    tables = ("invoices", "deliveries")
+    tables = ("invoices", "statements", "deliveries")
     event_types = frozenset({
         InvoiceHeld.event_type, InvoiceIssued.event_type, InvoiceExceededEstimate.event_type,
         InvoiceSent.event_type, InvoiceDeliveryFailed.event_type, RemittanceApplied.event_type,
         CreditNoteIssued.event_type, InvoiceVoided.event_type,
+        StatementIssued.event_type, StatementSent.event_type, StatementDeliveryFailed.event_type,
     })
 
+    def __init__(self) -> None:
+        self.statements = StatementRegister()
+
     async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        if event.type in self.statements.event_types:
+            await self.statements.apply(conn, event)
+            return
         data = event.data
         invoice_id = data["invoice_id"]
         match event.type:
@@ -150,8 +158,10 @@ class InvoiceRegister:
 
 
 class StatementRegister:
+    """Statements and their deliveries; part of the invoice register."""
+
     name = "invoicing.statements"
-    tables = ("statements",)  # deliveries are emptied with the invoices
+    tables = ("statements",)
     event_types = frozenset(
         {StatementIssued.event_type, StatementSent.event_type, StatementDeliveryFailed.event_type}
     )
@@ -186,4 +196,4 @@ async def delivery_ended(conn: asyncpg.Connection, kind: str, document_id: str, 
     )
 
 
-INLINE_READ_MODELS = (Crosswalks(), ChargeLedger(), InvoiceRegister(), StatementRegister())
+INLINE_READ_MODELS = (Crosswalks(), ChargeLedger(), InvoiceRegister())

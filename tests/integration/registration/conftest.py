@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.registration.adapters.delivery_events import TOPIC as INVOICING_TOPIC
 from services.registration.domain.events import TOPIC
 from services.registration.main import create_app
 from services.registration.settings import RegistrationSettings
@@ -48,14 +49,17 @@ class RunningService:
 @pytest.fixture(scope="module")
 async def service(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningService]:
     group_id = f"registration.search-projection.test-{uuid.uuid4().hex[:12]}"
+    bounce_group = f"registration.bounce-feed.test-{uuid.uuid4().hex[:12]}"
     async with scratch_schema(database_url, "registration_api") as schema:
         await start_group_at_end(kafka_bootstrap, group_id, TOPIC)
+        await start_group_at_end(kafka_bootstrap, bounce_group, INVOICING_TOPIC)
         settings = RegistrationSettings(
             environment="test",
             database_url=f"{database_url}?search_path={schema}",
             kafka_bootstrap_servers=kafka_bootstrap,
             search_consumer_group=group_id,
             search_dead_letter_topic="registration.search-projection.dlq",
+            bounce_consumer_group=bounce_group,
             relay_poll_interval_seconds=0.2,
             api_tokens={
                 WRITER_TOKEN: TokenGrant(system="crm", scopes=[READ, WRITE]),

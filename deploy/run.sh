@@ -27,6 +27,11 @@ trap stop_all INT TERM EXIT
 (cd "$ROOT" && exec "$PYTHON" -m simulators.clearinghouse --port "$SIMULATOR_PORT") \
     >>"$LOGS/clearinghouse-simulator.log" 2>&1 &
 pids+=("$!")
+# A development mail server that keeps what invoicing sends in .run/mail/ instead of delivering it.
+MAILBOX_PORT="${INVOICING_SMTP_PORT:-1025}"
+(cd "$ROOT" && exec "$PYTHON" -m simulators.mailbox --port "$MAILBOX_PORT" --directory "$ROOT/.run/mail") \
+    >>"$LOGS/mailbox.log" 2>&1 &
+pids+=("$!")
 
 for entry in "${SERVICES[@]}"; do
     name="${entry%%:*}"
@@ -65,6 +70,22 @@ curl -sf -o /dev/null -X POST "http://127.0.0.1:${ELIGIBILITY_HTTP_PORT}/v1/paye
          "code_system": "HCPCS",
          "billing_contact": {"name": "Acme Claims", "email": "claims@acme.example"}}' \
     && echo "demo payer acme-health answers through the clearinghouse simulator on :$SIMULATOR_PORT"
+
+# Invoicing's code catalogue: the shipped HCPCS Level II, ICD-10-CM and sample tariff files (CPT is
+# licensed: load your own with PUT /v1/code-systems/CPT/codes).
+for file in "$ROOT"/services/invoicing/codes/*.csv; do
+    stem="$(basename "$file" .csv)"
+    case "$stem" in
+        hcpcs) system="HCPCS" ;;
+        icd-10-cm) system="ICD-10-CM" ;;
+        tariff-*) system="tariff:${stem#tariff-}" ;;
+        *) continue ;;
+    esac
+    curl -sf -o /dev/null -X PUT "http://127.0.0.1:${INVOICING_HTTP_PORT}/v1/code-systems/$system/codes?source_name=$(basename "$file")" \
+        -H "Authorization: Bearer dev-token-change-me" -H "Content-Type: text/csv" --data-binary "@$file" \
+        && echo "invoicing catalogue: $system loaded from $(basename "$file")"
+done
+echo "invoicing sends mail to the development mailbox on :$MAILBOX_PORT (kept in .run/mail/)"
 
 echo "development token: Authorization: Bearer dev-token-change-me"
 echo "logs: .run/logs/   Ctrl-C stops the services (deploy/infra.sh down stops PostgreSQL and Kafka)"

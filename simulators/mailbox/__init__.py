@@ -1,0 +1,1 @@
+"""A development mail server: keeps what invoicing sends instead of delivering it."""

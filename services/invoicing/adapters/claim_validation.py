@@ -27,6 +27,8 @@ import io
 import json
 import logging
 import re
+import pickle
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -211,6 +213,25 @@ def _not_837p(envelope: list[_EnvelopeSegment]) -> list[ClaimProblem]:
 # pyx12's defaults, not ParamsUnix: that one also reads ~/.pyx12.conf.xml, which would make the
 # verdict depend on the machine.
 _PARAMETERS = pyx12.params.ParamsBase()
+
+# pyx12 parses its XML maps again for every document: 0.15 s of a 0.17 s validation. Each map is
+# parsed once and kept pickled; every document still gets a fresh copy of it, because pyx12 counts
+# the segments it has seen on the map's nodes. This makes a validation about five times faster.
+_parse_map_file = pyx12.map_if.load_map_file
+_PARSED_MAPS: dict[tuple[str, str | None], bytes] = {}
+_PARSED_MAPS_LOCK = threading.Lock()
+
+
+def _load_map_file(map_file: str, param: Any, map_path: str | None = None) -> Any:
+    key = (map_file, map_path)
+    with _PARSED_MAPS_LOCK:
+        if key not in _PARSED_MAPS:
+            _PARSED_MAPS[key] = pickle.dumps(_parse_map_file(map_file, param, map_path))
+        parsed = _PARSED_MAPS[key]
+    return pickle.loads(parsed)
+
+
+pyx12.map_if.load_map_file = _load_map_file
 
 
 def _validated(text: str, envelope: list[_EnvelopeSegment]) -> list[ClaimProblem]:

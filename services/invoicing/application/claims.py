@@ -5,6 +5,7 @@ before anything is recorded, and kept for audit and submission."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -71,11 +72,12 @@ class X12Claims:
                 conn, claim_reference=claim_reference, customer_id=customer_id, coverage_id=coverage_id,
                 profile=profile, responsibility=responsibility, lines=lines, prior_payers=prior_payers,
             )
-            text = build_837p(claim)
         except ValueError as error:  # pydantic's ValidationError included
             raise RuleViolated("claim", f"no 837P can be written for {claim_reference}: {error}") from None
         try:
-            ensure_valid_837p(text)
+            text = await asyncio.to_thread(_written_and_validated, claim)
+        except ValueError as error:
+            raise RuleViolated("claim", f"no 837P can be written for {claim_reference}: {error}") from None
         except InvalidClaim as invalid:
             raise RuleViolated("claim", f"the 837P for {claim_reference} is not valid: {invalid}") from None
         document_id = f"{invoice_id}-{claim.control_number}"
@@ -154,6 +156,13 @@ class X12Claims:
                 for line in lines
             ],
         )
+
+
+def _written_and_validated(claim: ProfessionalClaim) -> str:
+    """The 837P, checked by pyx12 (off the event loop: a validation takes tens of milliseconds)."""
+    text = build_837p(claim)
+    ensure_valid_837p(text)
+    return text
 
 
 def _payer(profile: dict[str, Any], responsibility: Responsibility) -> ClaimPayer:

@@ -60,6 +60,7 @@ from services.invoicing.domain.codes import CodeLookup
 from services.invoicing.domain.events import MappedCode
 from services.invoicing.domain.invoice import Invoice
 from shared.eventstore import ConcurrencyConflict
+from shared.rules import RuleViolated
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, problem_responses
 from shared.http.writes import etag
@@ -271,7 +272,8 @@ async def invoice_pdf(invoice_id: str, principal: Reader, pool: PoolDep, billing
                       letterhead: LetterheadDep) -> Response:
     async with pool.acquire() as conn:
         invoice = await billing.invoice(conn, invoice_id)
-        invoice.require_issued("printed")
+        if invoice.issued is None:  # a voided invoice still prints, marked void
+            raise RuleViolated("invoice_id", f"invoice {invoice_id} is held, not issued: {'; '.join(invoice.hold_reasons)}")
         document = await printable_invoice(conn, invoice, letterhead)
     return Response(render_invoice(document), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{document.number}.pdf"'})

@@ -8,6 +8,7 @@ commit or roll back together."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from services.invoicing.application.parties import (
     payer_profile,
 )
 from services.invoicing.domain.bill import Bill, CrosswalkBook, Statement
-from services.invoicing.domain.charge import Charge, ChargeEntry
+from services.invoicing.domain.charge import Charge, ChargeEntry, as_code
 from services.invoicing.domain.codes import CodeRef
 from services.invoicing.domain.crosswalk import (
     CrosswalkEntry,
@@ -51,6 +52,7 @@ from services.invoicing.domain.events import (
     InvoiceIssued,
     InvoiceLine,
     InvoiceVoided,
+    InvoiceWithdrawn,
     MappedCode,
     PartyKind,
     RemittanceApplied,
@@ -67,6 +69,7 @@ from shared.clock import Clock
 from shared.eventstore.repository import EventSourcedRepository
 from shared.rules import RuleViolated
 
+log = logging.getLogger(__name__)
 BLOCKING_STANDINGS = frozenset({"pending", "failed", "stale"})
 # CARC codes of patient responsibility that say why the customer owes a transferred amount
 _PR_COMPONENT = {"1": "deductible", "2": "coinsurance", "3": "copay"}
@@ -159,8 +162,8 @@ class Billing:
             raise RuleViolated(
                 "customer_id", f"registration has not told invoicing about customer {entry.customer_id}"
             )
-        checks = [("procedure", entry.procedure)] + [
-            (f"diagnoses[{i}]", diagnosis) for i, diagnosis in enumerate(entry.diagnoses)
+        checks = [("procedure", as_code(entry.procedure))] + [
+            (f"diagnoses[{i}]", as_code(diagnosis)) for i, diagnosis in enumerate(entry.diagnoses)
         ]
         refused = await self.codes.refusals(conn, checks, entry.service_date)
         if refused:
@@ -178,7 +181,8 @@ class Billing:
             raise RuleViolated("charge_id", f"charge {charge_id} already exists")
         event = ChargeRecorded(
             charge_id=charge_id, customer_id=entry.customer_id, service_date=entry.service_date,
-            procedure=entry.procedure, description=description, diagnoses=entry.diagnoses,
+            procedure=as_code(entry.procedure), description=description,
+            diagnoses=[as_code(diagnosis) for diagnosis in entry.diagnoses],
             diagnosis_pointers=entry.pointers, units=entry.units, unit_price=entry.unit_price,
             amount=entry.amount, currency=entry.currency, service_type=entry.service_type,
             place_of_service=entry.place_of_service, rendering_provider=entry.rendering_provider,
@@ -189,7 +193,7 @@ class Billing:
         return charge
 
     async def _description(self, conn: asyncpg.Connection, entry: ChargeEntry) -> str:
-        found = await self.codes.description(conn, entry.procedure, entry.service_date)
+        found = await self.codes.description(conn, as_code(entry.procedure), entry.service_date)
         return found or f"{entry.procedure.system} {entry.procedure.code}"
 
     async def reverse_charge(
@@ -207,6 +211,13 @@ class Billing:
         )], subject=recorded.customer_id, connection=conn)
         credit_notes = []
         if bill_id is not None:
+            for row in await conn.fetch(
+                "SELECT invoice_id FROM invoices WHERE bill_id = $1 AND status = 'held' ORDER BY invoice_id", bill_id
+            ):
+                held = await self.repos.invoices.get(row["invoice_id"], connection=conn)
+                assert held.held is not None
+                if not await self._unreversed(conn, held.held.lines):
+                    await self._withdraw(conn, held, f"every charge on it was reversed: {reason}")
             invoice_ids = await conn.fetch(
                 "SELECT invoice_id FROM invoices WHERE bill_id = $1 AND status = 'issued' ORDER BY invoice_id",
                 bill_id,
@@ -353,6 +364,12 @@ class Billing:
                 outcome = EncounterOutcome(
                     customer_id=row["customer_id"], encounter=row["encounter"], waiting=refused.message
                 )
+            except Exception as error:  # one encounter failing must not stop the others being billed
+                log.exception("billing encounter %s of %s failed", row["encounter"], row["customer_id"])
+                outcome = EncounterOutcome(
+                    customer_id=row["customer_id"], encounter=row["encounter"],
+                    waiting=f"billing failed: {type(error).__name__}: {error}"[:500],
+                )
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
@@ -494,8 +511,12 @@ class Billing:
             invoice = await self.repos.invoices.get(row["invoice_id"], connection=conn)
             held = invoice.held
             assert held is not None and held.party.payer_id is not None
+            lines = await self._unreversed(conn, held.lines)
+            if not lines:
+                await self._withdraw(conn, invoice, "every charge on it was reversed while it was held")
+                continue
             profile = await payer_profile(conn, payer_id)
-            payer_lines, reasons = await self._payer_lines(conn, payer_id, profile, held.lines)
+            payer_lines, reasons = await self._payer_lines(conn, payer_id, profile, lines)
             if reasons or profile is None:
                 continue
             party = held.party.model_copy(update={"name": profile.get("name", payer_id), "payer_kind": profile.get("kind")})
@@ -506,6 +527,23 @@ class Billing:
             )
             released += 1
         return released
+
+    async def _unreversed(self, conn: asyncpg.Connection, lines: Sequence[InvoiceLine]) -> list[InvoiceLine]:
+        """The lines whose charge still stands."""
+        reversed_ids = {
+            row["charge_id"] for row in await conn.fetch(
+                "SELECT charge_id FROM charges WHERE charge_id = ANY($1::text[]) AND status = 'reversed'",
+                [line.charge_id for line in lines],
+            )
+        }
+        return [line for line in lines if line.charge_id not in reversed_ids]
+
+    async def _withdraw(self, conn: asyncpg.Connection, invoice: Invoice, reason: str) -> None:
+        assert invoice.customer_id is not None
+        await self.repos.invoices.save(invoice.invoice_id, invoice, [InvoiceWithdrawn(
+            invoice_id=invoice.invoice_id, customer_id=invoice.customer_id, reason=reason,
+            withdrawn_at=self.clock.now(),
+        )], subject=invoice.customer_id, connection=conn)
 
     async def _prior_payers(
         self, conn: asyncpg.Connection, bill_id: str | None, coverage_id: str | None

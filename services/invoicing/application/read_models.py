@@ -19,6 +19,7 @@ from services.invoicing.domain.events import (
     InvoiceIssued,
     InvoiceSent,
     InvoiceVoided,
+    InvoiceWithdrawn,
     PartyKind,
     RemittanceApplied,
     StatementDeliveryFailed,
@@ -82,7 +83,7 @@ class InvoiceRegister:
     event_types = frozenset({
         InvoiceHeld.event_type, InvoiceIssued.event_type, InvoiceExceededEstimate.event_type,
         InvoiceSent.event_type, InvoiceDeliveryFailed.event_type, RemittanceApplied.event_type,
-        CreditNoteIssued.event_type, InvoiceVoided.event_type,
+        CreditNoteIssued.event_type, InvoiceVoided.event_type, InvoiceWithdrawn.event_type,
         StatementIssued.event_type, StatementSent.event_type, StatementDeliveryFailed.event_type,
     })
 
@@ -140,6 +141,8 @@ class InvoiceRegister:
                 await self._update(conn, invoice_id, event, "open_amount = open_amount - $3", settled)
             case CreditNoteIssued.event_type:
                 await self._update(conn, invoice_id, event, "open_amount = open_amount - $3", data["total"])
+            case InvoiceWithdrawn.event_type:
+                await self._update(conn, invoice_id, event, "status = 'withdrawn'")
             case InvoiceVoided.event_type:
                 await self._update(conn, invoice_id, event, "status = 'voided', open_amount = 0")
                 await conn.execute(

@@ -5,14 +5,35 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from services.invoicing.domain.codes import CodeKind, CodeRef, CodeSystem
 from services.invoicing.domain.events import ChargeRecorded, ChargeReversed, Code, RenderingProvider
 from shared.aggregate import FoldedFromEvents
 from shared.events import DomainEvent
 from shared.money import CurrencyCode
 from shared.rules import RuleViolated
+
+
+def _of_kind(kind: CodeKind, what: str):  # type: ignore[no-untyped-def]
+    def check(code: CodeRef) -> CodeRef:
+        if CodeSystem.named(code.system).kind is not kind:
+            raise ValueError(f"{code.system} codes are not {what}")
+        return code
+
+    return AfterValidator(check)
+
+
+# A code as a charge names it: canonical (upper case, ICD-10-CM with its dot), its modifiers fit
+# for a claim line, and of the right kind for where it is given.
+ServiceCode = Annotated[CodeRef, _of_kind(CodeKind.SERVICE, "procedures or services")]
+DiagnosisCode = Annotated[CodeRef, _of_kind(CodeKind.DIAGNOSIS, "diagnoses")]
+
+
+def as_code(code: CodeRef) -> Code:
+    return Code(system=code.system, code=code.code, modifiers=list(code.modifiers))
 
 
 class ChargeEntry(BaseModel):
@@ -22,9 +43,9 @@ class ChargeEntry(BaseModel):
 
     customer_id: str
     service_date: date
-    procedure: Code = Field(description="HCPCS, CPT or tariff code of the service, with modifiers")
-    description: str | None = Field(None, description="Defaults to the catalogue's description")
-    diagnoses: list[Code] = Field(default=[], max_length=12, description="ICD-10-CM codes")
+    procedure: ServiceCode = Field(description="HCPCS, CPT or tariff code of the service, with modifiers")
+    description: str | None = Field(None, max_length=200, description="Defaults to the catalogue's description")
+    diagnoses: list[DiagnosisCode] = Field(default=[], max_length=12, description="ICD-10-CM codes")
     diagnosis_pointers: list[int] | None = Field(
         None, description="Which diagnoses (1-based) this service treats; the first four by default"
     )
@@ -40,12 +61,18 @@ class ChargeEntry(BaseModel):
     )
     corrects: str | None = Field(None, description="A reversed charge this one replaces")
 
-    @model_validator(mode="after")
-    def _pointers_in_range(self) -> ChargeEntry:
-        for pointer in self.diagnosis_pointers or []:
-            if not 1 <= pointer <= len(self.diagnoses):
+    @field_validator("diagnosis_pointers")
+    @classmethod
+    def _pointers_in_range(cls, pointers: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        diagnoses = info.data.get("diagnoses", [])
+        for pointer in pointers or []:
+            if not 1 <= pointer <= len(diagnoses):
                 raise ValueError(f"diagnosis pointer {pointer} names no diagnosis of this charge")
-        return self
+        if pointers is not None and len(set(pointers)) != len(pointers):
+            raise ValueError("a diagnosis is pointed at twice")
+        if pointers is not None and len(pointers) > 4:
+            raise ValueError("a service line points at no more than four diagnoses")
+        return pointers
 
     @property
     def amount(self) -> int:

@@ -229,6 +229,16 @@ class InvoiceHeld(DomainEvent):
     held_at: datetime
 
 
+class InvoiceWithdrawn(DomainEvent):
+    """A held bill will never be issued: every charge on it was reversed while it was held."""
+
+    event_type = "billing.invoicing.InvoiceWithdrawn"
+    invoice_id: str
+    customer_id: str
+    reason: str
+    withdrawn_at: datetime
+
+
 class InvoiceIssued(DomainEvent):
     """An invoice to one party, with its number in its series."""
 
@@ -417,6 +427,7 @@ INVOICING_EVENTS = EventRegistry(
         ChargeReversed,
         EncounterBilled,
         InvoiceHeld,
+        InvoiceWithdrawn,
         InvoiceIssued,
         InvoiceExceededEstimate,
         InvoiceSent,

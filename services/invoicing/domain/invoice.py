@@ -19,6 +19,7 @@ from services.invoicing.domain.events import (
     InvoiceLine,
     InvoiceSent,
     InvoiceVoided,
+    InvoiceWithdrawn,
     RemittanceApplied,
 )
 from shared.aggregate import FoldedFromEvents
@@ -31,6 +32,7 @@ class InvoiceStatus(StrEnum):
     HELD = "held"
     ISSUED = "issued"
     VOIDED = "voided"
+    WITHDRAWN = "withdrawn"
 
 
 class Invoice(FoldedFromEvents):
@@ -166,4 +168,6 @@ class Invoice(FoldedFromEvents):
                     self.credited[line.line_id] = self.credited.get(line.line_id, 0) + line.amount
             case InvoiceVoided():
                 self.status = InvoiceStatus.VOIDED
+            case InvoiceWithdrawn():
+                self.status = InvoiceStatus.WITHDRAWN
         self.version += 1

@@ -121,6 +121,7 @@ class EligibilityVerified(Reader):
     valid_until: date
     coverage_from: date | None = None
     coverage_to: date | None = None
+    currency: str = "USD"
     cost_shares: list[CoverageCostShare]
 
 

@@ -277,9 +277,15 @@ class Billing:
         self, conn: asyncpg.Connection, customer_id: str, encounter: str
     ) -> EncounterOutcome | None:
         """Bills the encounter's unbilled charges; None when another run holds or billed them."""
+        # one run owns the whole encounter: locking its rows one by one with SKIP LOCKED would let
+        # two runs each take part of it and bill the copay twice
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock(hashtext('encounter/' || $1 || '/' || $2))", customer_id, encounter
+        ):
+            return None
         rows = await conn.fetch(
             """SELECT charge FROM charges WHERE customer_id = $1 AND encounter = $2 AND status = 'unbilled'
-               ORDER BY recorded_at, charge_id FOR UPDATE SKIP LOCKED""",
+               ORDER BY recorded_at, charge_id FOR UPDATE""",
             customer_id, encounter,
         )
         if not rows:
@@ -297,6 +303,13 @@ class Billing:
             outcome.waiting = "; ".join(
                 f"coverage {c.coverage_id} ({c.payer_id}) is {c.standing} for {day.isoformat()}"
                 for c in blocking
+            )
+            return outcome
+        foreign = [c for c in coverages if c.verified and c.currency != currency]
+        if foreign:
+            outcome.waiting = "; ".join(
+                f"coverage {c.coverage_id} states its cost shares in {c.currency}, the charges are in {currency}"
+                for c in foreign
             )
             return outcome
         applied = [c for c in coverages if c.verified]
@@ -688,50 +701,54 @@ class Billing:
         self, pool: asyncpg.Pool, statement_date: date, customer_id: str | None = None
     ) -> list[str]:
         """A statement of open items for every customer owing something on ``statement_date``
-        (once per customer and date)."""
+        (once per customer, date and currency: amounts in different currencies never add up)."""
         async with pool.acquire() as conn:
             customers = await conn.fetch(
-                """SELECT DISTINCT customer_id FROM invoices
+                """SELECT DISTINCT customer_id FROM invoices i
                    WHERE party_kind = 'customer' AND status = 'issued' AND open_amount > 0
                      AND issue_date <= $1 AND ($2::text IS NULL OR customer_id = $2)
-                     AND customer_id NOT IN (SELECT customer_id FROM statements WHERE statement_date = $1)
+                     AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.customer_id = i.customer_id
+                                     AND s.statement_date = $1 AND s.currency = i.currency)
                    ORDER BY customer_id""",
                 statement_date, customer_id,
             )
         issued = []
         for row in customers:
             async with pool.acquire() as conn, conn.transaction():
-                statement_id = await self.issue_statement(conn, row["customer_id"], statement_date)
-            if statement_id:
-                issued.append(statement_id)
+                issued += await self.issue_statements(conn, row["customer_id"], statement_date)
         return issued
 
-    async def issue_statement(self, conn: asyncpg.Connection, customer_id: str, statement_date: date) -> str | None:
+    async def issue_statements(self, conn: asyncpg.Connection, customer_id: str, statement_date: date) -> list[str]:
+        """The customer's statements for the date, one per currency they owe in."""
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('statement/' || $1))", customer_id)
-        if await conn.fetchval(
-            "SELECT 1 FROM statements WHERE customer_id = $1 AND statement_date = $2", customer_id, statement_date
-        ):
-            return None
         rows = await conn.fetch(
-            """SELECT invoice_id, number, issue_date, due_date, total, open_amount, currency FROM invoices
+            """SELECT invoice_id, number, issue_date, due_date, total, open_amount, currency FROM invoices i
                WHERE customer_id = $1 AND party_kind = 'customer' AND status = 'issued'
-                 AND open_amount > 0 AND issue_date <= $2 ORDER BY issue_date, number""",
+                 AND open_amount > 0 AND issue_date <= $2
+                 AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.customer_id = i.customer_id
+                                 AND s.statement_date = $2 AND s.currency = i.currency)
+               ORDER BY currency, issue_date, number""",
             customer_id, statement_date,
         )
-        if not rows:
-            return None
-        statement_id = _new_id()
+        by_currency: dict[str, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_currency.setdefault(row["currency"], []).append(row)
+        issued = []
         series = series_name(self.policy.statement_series, statement_date)
-        statement = await self.repos.statements.get_or_new(statement_id, connection=conn)
-        await self.repos.statements.save(statement_id, statement, [StatementIssued(
-            statement_id=statement_id, number=await next_number(conn, series), customer_id=customer_id,
-            statement_date=statement_date,
-            items=[StatementItem(invoice_id=r["invoice_id"], number=r["number"], issue_date=r["issue_date"],
-                                 due_date=r["due_date"], total=r["total"], open=r["open_amount"]) for r in rows],
-            total_open=sum(r["open_amount"] for r in rows), currency=rows[0]["currency"],
-            issued_at=self.clock.now(),
-        )], subject=customer_id, connection=conn)
-        return statement_id
+        for currency, items in by_currency.items():
+            statement_id = _new_id()
+            statement = await self.repos.statements.get_or_new(statement_id, connection=conn)
+            await self.repos.statements.save(statement_id, statement, [StatementIssued(
+                statement_id=statement_id, number=await next_number(conn, series), customer_id=customer_id,
+                statement_date=statement_date,
+                items=[StatementItem(invoice_id=r["invoice_id"], number=r["number"], issue_date=r["issue_date"],
+                                     due_date=r["due_date"], total=r["total"], open=r["open_amount"])
+                       for r in items],
+                total_open=sum(r["open_amount"] for r in items), currency=currency,
+                issued_at=self.clock.now(),
+            )], subject=customer_id, connection=conn)
+            issued.append(statement_id)
+        return issued
 
 
 def _entry(entry: MappedCode) -> CrosswalkEntry:

@@ -125,16 +125,17 @@ class UpstreamFeed:
                     conn, event, verified.coverage_id, verified.customer_id, "verified", verified.check_id,
                     verified.valid_until, verified.coverage_from, verified.coverage_to,
                     json.dumps([share.model_dump(mode="json") for share in verified.cost_shares]),
+                    verified.currency,
                 )
             case EligibilityRejected() as rejected:
                 await self._verification(
                     conn, event, rejected.coverage_id, rejected.customer_id, "rejected", rejected.check_id,
-                    None, rejected.coverage_from, rejected.coverage_to, "[]",
+                    None, rejected.coverage_from, rejected.coverage_to, "[]", None,
                 )
             case EligibilityCheckFailed() as failed:
                 await self._verification(
                     conn, event, failed.coverage_id, failed.customer_id, "failed", failed.check_id,
-                    None, None, None, "[]",
+                    None, None, None, "[]", None,
                 )
             case EstimateIssued() as estimate:
                 await conn.execute(
@@ -152,15 +153,17 @@ class UpstreamFeed:
     async def _verification(
         conn: asyncpg.Connection, event: EventEnvelope, coverage_id: str, customer_id: str, outcome: str,
         check_id: str, valid_until: object, coverage_from: object, coverage_to: object, cost_shares: str,
+        currency: str | None,
     ) -> None:
         await conn.execute(
             """INSERT INTO verifications (coverage_id, customer_id, outcome, check_id, valid_until,
-                   coverage_from, coverage_to, cost_shares, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   coverage_from, coverage_to, cost_shares, currency, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9)
                ON CONFLICT (coverage_id) DO UPDATE SET outcome = EXCLUDED.outcome,
                    check_id = EXCLUDED.check_id, valid_until = EXCLUDED.valid_until,
                    coverage_from = EXCLUDED.coverage_from, coverage_to = EXCLUDED.coverage_to,
-                   cost_shares = EXCLUDED.cost_shares, updated_at = EXCLUDED.updated_at""",
+                   cost_shares = EXCLUDED.cost_shares, currency = EXCLUDED.currency,
+                   updated_at = EXCLUDED.updated_at""",
             coverage_id, customer_id, outcome, check_id, valid_until, coverage_from, coverage_to,
-            cost_shares, event.time,
+            cost_shares, event.time, currency,
         )

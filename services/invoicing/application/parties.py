@@ -28,6 +28,7 @@ class CoverageOnFile:
     check_id: str | None
     cost_shares: list[CoverageCostShare]
     standing: str  # verified, rejected, failed, stale, pending, outside_coverage_dates
+    currency: str | None  # of the verification's amounts
 
     @property
     def verified(self) -> bool:
@@ -56,7 +57,7 @@ async def coverages_on(conn: asyncpg.Connection, customer_id: str, day: date) ->
     """The customer's coverages in effect on ``day`` (per registration), in coverage order."""
     rows = await conn.fetch(
         """SELECT c.coverage_id, c.payer_id, c.priority, c.terms, c.ended_on, v.outcome, v.check_id,
-                  v.valid_until, v.coverage_from, v.coverage_to, v.cost_shares
+                  v.valid_until, v.coverage_from, v.coverage_to, v.cost_shares, v.currency
            FROM coverages c LEFT JOIN verifications v USING (coverage_id)
            WHERE c.customer_id = $1 AND (c.ended_on IS NULL OR c.ended_on >= $2)""",
         customer_id, day,
@@ -71,7 +72,7 @@ async def coverages_on(conn: asyncpg.Connection, customer_id: str, day: date) ->
             coverage_id=row["coverage_id"], payer_id=row["payer_id"],
             responsibility=Responsibility(terms.priority), terms=terms, check_id=row["check_id"],
             cost_shares=[CoverageCostShare.model_validate(share) for share in shares],
-            standing=standing_on(row, day),
+            standing=standing_on(row, day), currency=row["currency"],
         ))
     return sorted(found, key=lambda c: (PRIORITY_ORDER.get(c.responsibility.value, 9), c.coverage_id))
 

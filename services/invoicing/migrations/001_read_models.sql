@@ -46,6 +46,7 @@ CREATE TABLE verifications (
     coverage_from date,
     coverage_to date,
     cost_shares jsonb NOT NULL DEFAULT '[]',
+    currency text,  -- of the cost shares' amounts
     updated_at timestamptz NOT NULL
 );
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 import pickle
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence

@@ -60,10 +60,10 @@ from services.invoicing.domain.codes import CodeLookup
 from services.invoicing.domain.events import MappedCode
 from services.invoicing.domain.invoice import Invoice
 from shared.eventstore import ConcurrencyConflict
-from shared.rules import RuleViolated
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, problem_responses
 from shared.http.writes import etag
+from shared.rules import RuleViolated
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 PDF = {200: {"content": {"application/pdf": {}}, "description": "The document as a PDF"}}

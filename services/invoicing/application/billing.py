@@ -55,6 +55,7 @@ from services.invoicing.domain.events import (
     InvoiceWithdrawn,
     MappedCode,
     PartyKind,
+    PriorPayer,
     RemittanceApplied,
     Responsibility,
     ShareComponents,
@@ -62,10 +63,11 @@ from services.invoicing.domain.events import (
     StatementItem,
 )
 from services.invoicing.domain.invoice import Invoice, InvoiceStatus
-from services.invoicing.domain.remittance import ClaimRemittance, settle
+from services.invoicing.domain.remittance import ClaimRemittance, adjudication, settle
 from services.invoicing.domain.split import CUSTOMER as SPLIT_CUSTOMER
 from services.invoicing.domain.split import ChargeLine, EncounterSplit, split_encounter
 from shared.clock import Clock
+from shared.consumer import PoisonEvent
 from shared.eventstore.repository import EventSourcedRepository
 from shared.rules import RuleViolated
 
@@ -89,7 +91,7 @@ class ClaimProducer(Protocol):
     async def produce(
         self, conn: asyncpg.Connection, *, invoice_id: str, claim_reference: str, customer_id: str,
         coverage_id: str, payer_id: str, profile: dict[str, Any], responsibility: Responsibility,
-        lines: Sequence[InvoiceLine], prior_payers: Sequence[tuple[str, str]],
+        lines: Sequence[InvoiceLine], prior_payers: Sequence[PriorPayer],
     ) -> ClaimDocument: ...
 
 
@@ -101,8 +103,9 @@ class ChargeNotFound(LookupError):
     pass
 
 
-class UnknownClaim(LookupError):
-    """A remittance names a claim reference no invoice of ours carries."""
+class UnknownClaim(PoisonEvent):
+    """A remittance names a claim reference no invoice of ours carries: no retry can fix that,
+    so the consumer dead-letters it at once."""
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ class Billing:
         bill_id = _new_id()
         outcome.bill_id = bill_id
         invoice_ids: dict[str, str] = {}
-        prior: list[tuple[str, str]] = []  # (coverage id, payer id) billed before
+        prior: list[PriorPayer] = []  # the coverages billed before
         for coverage in applied:
             lines = _lines_for(charges, split, coverage.coverage_id)
             total = sum(line.amount for line in lines)
@@ -332,7 +335,7 @@ class Billing:
                 )
                 invoice_ids[coverage.coverage_id] = invoice_id
                 (outcome.issued if invoice.status is InvoiceStatus.ISSUED else outcome.held).append(invoice_id)
-            prior.append((coverage.coverage_id, coverage.payer_id))
+            prior.append(PriorPayer(coverage_id=coverage.coverage_id, payer_id=coverage.payer_id))
         customer_lines = _lines_for(charges, split, SPLIT_CUSTOMER)
         if sum(line.amount for line in customer_lines):
             invoice_id = _new_id()
@@ -390,7 +393,7 @@ class Billing:
     async def _bill_payer(
         self, conn: asyncpg.Connection, invoice_id: str, bill_id: str | None, customer_id: str,
         payer_id: str, coverage_id: str | None, responsibility: Responsibility,
-        lines: list[InvoiceLine], currency: str, prior: Sequence[tuple[str, str]],
+        lines: list[InvoiceLine], currency: str, prior: Sequence[PriorPayer],
         transferred_from: str | None = None, transfer_reason: str | None = None,
     ) -> Invoice:
         profile = await payer_profile(conn, payer_id)
@@ -404,7 +407,7 @@ class Billing:
             await self.repos.invoices.save(invoice_id, invoice, [InvoiceHeld(
                 invoice_id=invoice_id, customer_id=customer_id, bill_id=bill_id, party=party, lines=lines,
                 currency=currency, transferred_from=transferred_from, transfer_reason=transfer_reason,
-                reasons=reasons, held_at=self.clock.now(),
+                prior_payers=list(prior), reasons=reasons, held_at=self.clock.now(),
             )], subject=customer_id, connection=conn)
             return invoice
         assert profile is not None
@@ -425,7 +428,7 @@ class Billing:
         for line in lines:
             resolved = resolve(
                 CodeRef(system=line.code.system, code=line.code.code, modifiers=line.code.modifiers),
-                profile["code_system"], versions, line.service_date,
+                profile["code_system"], versions, line.service_date, payer_id=payer_id,
             )
             if isinstance(resolved, MissingMapping):
                 reasons.append(resolved.reason)
@@ -453,7 +456,7 @@ class Billing:
         self, conn: asyncpg.Connection, invoice: Invoice, party: BilledParty, customer_id: str,
         bill_id: str | None, lines: list[InvoiceLine], currency: str, transferred_from: str | None,
         transfer_reason: str | None, *, profile: dict[str, Any] | None = None,
-        prior: Sequence[tuple[str, str]] = (),
+        prior: Sequence[PriorPayer] = (),
     ) -> None:
         today = self.clock.today()
         prefix = self.policy.customer_series if party.kind is PartyKind.CUSTOMER else self.policy.payer_series
@@ -533,7 +536,7 @@ class Billing:
             if reasons or profile is None:
                 continue
             party = held.party.model_copy(update={"name": profile.get("name", payer_id), "payer_kind": profile.get("kind")})
-            prior = await self._prior_payers(conn, held.bill_id, held.party.coverage_id)
+            prior = held.prior_payers or await self._prior_payers(conn, held.bill_id, held.party.coverage_id)
             await self._issue(
                 conn, invoice, party, held.customer_id, held.bill_id, payer_lines, held.currency,
                 held.transferred_from, held.transfer_reason, profile=profile, prior=prior,
@@ -560,7 +563,7 @@ class Billing:
 
     async def _prior_payers(
         self, conn: asyncpg.Connection, bill_id: str | None, coverage_id: str | None
-    ) -> list[tuple[str, str]]:
+    ) -> list[PriorPayer]:
         if bill_id is None:
             return []
         bill = await self.repos.bills.get_or_new(bill_id, connection=conn)
@@ -570,7 +573,7 @@ class Billing:
         for basis in bill.billed.coverages:
             if basis.coverage_id == coverage_id:
                 break
-            prior.append((basis.coverage_id, basis.payer_id))
+            prior.append(PriorPayer(coverage_id=basis.coverage_id, payer_id=basis.payer_id))
         return prior
 
     # -- remittances -----------------------------------------------------------------------------
@@ -626,7 +629,14 @@ class Billing:
         )
         next_coverage = await self._next_coverage(conn, issued)
         if next_coverage is not None:
-            prior = await self._prior_payers(conn, issued.bill_id, next_coverage.coverage_id)
+            decided = adjudication(
+                issued.party.coverage_id or "", issued.lines, remittance, outcomes,
+                {line.line_id for line in lines},
+            )
+            prior = [
+                decided if payer.coverage_id == decided.coverage_id else payer
+                for payer in await self._prior_payers(conn, issued.bill_id, next_coverage.coverage_id)
+            ]
             await self._bill_payer(
                 conn, new_invoice_id, issued.bill_id, issued.customer_id, next_coverage.payer_id,
                 next_coverage.coverage_id, next_coverage.responsibility, lines, issued.currency, prior,

@@ -20,6 +20,7 @@ from services.invoicing.adapters.x12_837 import build_837p
 from services.invoicing.domain.claim import (
     BillingProvider,
     ClaimAddress,
+    ClaimAdjustment,
     ClaimPatient,
     ClaimPayer,
     ClaimPerson,
@@ -33,6 +34,7 @@ from services.invoicing.domain.events import (
     ChargeRecorded,
     ClaimDocument,
     InvoiceLine,
+    PriorPayer,
     Responsibility,
 )
 from shared.clock import Clock
@@ -65,7 +67,7 @@ class X12Claims:
     async def produce(
         self, conn: asyncpg.Connection, *, invoice_id: str, claim_reference: str, customer_id: str,
         coverage_id: str, payer_id: str, profile: dict[str, Any], responsibility: Responsibility,
-        lines: Sequence[InvoiceLine], prior_payers: Sequence[tuple[str, str]],
+        lines: Sequence[InvoiceLine], prior_payers: Sequence[PriorPayer],
     ) -> ClaimDocument:
         try:
             claim = await self.claim(
@@ -91,7 +93,7 @@ class X12Claims:
     async def claim(
         self, conn: asyncpg.Connection, *, claim_reference: str, customer_id: str, coverage_id: str,
         profile: dict[str, Any], responsibility: Responsibility, lines: Sequence[InvoiceLine],
-        prior_payers: Sequence[tuple[str, str]],
+        prior_payers: Sequence[PriorPayer],
     ) -> ProfessionalClaim:
         customer = await conn.fetchrow("SELECT * FROM customers WHERE customer_id = $1", customer_id)
         coverage = await conn.fetchrow("SELECT terms FROM coverages WHERE coverage_id = $1", coverage_id)
@@ -173,19 +175,28 @@ def _payer(profile: dict[str, Any], responsibility: Responsibility) -> ClaimPaye
     )
 
 
-async def _other_payers(conn: asyncpg.Connection, prior_payers: Sequence[tuple[str, str]]) -> list[OtherPayer]:
-    """The payers billed before this one, named without amounts: they are billed at the same time."""
+async def _other_payers(conn: asyncpg.Connection, prior_payers: Sequence[PriorPayer]) -> list[OtherPayer]:
+    """The payers billed before this one (loop 2320): with what each paid and why not the rest
+    once it has decided, named without amounts while it has not."""
     others = []
     order = [Responsibility.PRIMARY, Responsibility.SECONDARY, Responsibility.TERTIARY]
-    for position, (coverage_id, payer_id) in enumerate(prior_payers):
-        row = await conn.fetchrow("SELECT profile FROM payers WHERE payer_id = $1", payer_id)
-        coverage = await conn.fetchrow("SELECT terms FROM coverages WHERE coverage_id = $1", coverage_id)
+    for position, prior in enumerate(prior_payers):
+        row = await conn.fetchrow("SELECT profile FROM payers WHERE payer_id = $1", prior.payer_id)
+        coverage = await conn.fetchrow("SELECT terms FROM coverages WHERE coverage_id = $1", prior.coverage_id)
         if row is None or coverage is None:
-            continue
+            raise RuleViolated(
+                "coverage", f"the claim must name the payer billed before it, {prior.payer_id}, which invoicing "
+                "does not know",
+            )
         terms = CoverageTerms.model_validate_json(coverage["terms"])
         others.append(OtherPayer(
             payer=_payer(json.loads(row["profile"]), order[min(position, 2)]),
             member_id=terms.member_id, group_number=terms.group_number,
+            paid_amount=prior.paid,
+            adjustments=[
+                ClaimAdjustment(group=a.group, reason=a.reason_code, amount=a.amount) for a in prior.adjustments
+            ] if prior.paid is not None else [],
+            adjudication_date=prior.decided_on if prior.paid is not None else None,
         ))
     return others
 

@@ -10,6 +10,7 @@ registration can mark it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -174,14 +175,20 @@ class Deliverer:
         )
 
     async def _queue_letter(self, item: Due, where: Destination, rendered: Rendered) -> str:
-        job_id = f"print_{uuid.uuid4().hex}"
-        await self.pool.execute(
+        """The letter's print job; queued once, however often the delivery is tried."""
+        job_id = await self.pool.fetchval(
             """INSERT INTO print_queue (job_id, document_kind, document_id, recipient_name, address_lines, pdf, queued_at)
-               VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7)""",
-            job_id, item.kind, item.document_id, where.recipient, _json(where.address_lines), rendered.pdf,
-            self.clock.now(),
+               VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7)
+               ON CONFLICT (document_kind, document_id) DO NOTHING RETURNING job_id""",
+            f"print_{uuid.uuid4().hex}", item.kind, item.document_id, where.recipient,
+            json.dumps(where.address_lines), rendered.pdf, self.clock.now(),
         )
-        return job_id
+        if job_id is None:
+            job_id = await self.pool.fetchval(
+                "SELECT job_id FROM print_queue WHERE document_kind = $1 AND document_id = $2",
+                item.kind, item.document_id,
+            )
+        return str(job_id)
 
     async def _retry_later(self, item: Due, error: str) -> None:
         delay = self.policy.backoff(item.attempts)
@@ -236,8 +243,3 @@ class Deliverer:
         await retry_on_conflict(once)
         self.on_outcome("sent" if reference is not None else ("bounced" if bounced else "failed"))
 
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value)

@@ -145,6 +145,8 @@ def resolve(
     payer_code_system: str,
     versions: Sequence[CrosswalkVersion],
     service_date: date,
+    *,
+    payer_id: str | None = None,
 ) -> BilledCode | MissingMapping:
     """The payer's code for ``code`` on ``service_date``, from one payer's crosswalk ``versions``.
 
@@ -154,7 +156,7 @@ def resolve(
     payer_ids = {version.payer_id for version in versions}
     if len(payer_ids) > 1:
         raise ValueError(f"crosswalk versions of several payers: {', '.join(sorted(payer_ids))}")
-    payer_id = next(iter(payer_ids), None)
+    payer_id = payer_id or next(iter(payer_ids), None)
     version = version_in_effect(versions, service_date)
 
     def missing(reason: str) -> MissingMapping:

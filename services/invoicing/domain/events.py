@@ -212,6 +212,23 @@ class EncounterBilled(DomainEvent):
     billed_at: datetime
 
 
+class AdjustedAmount(Value):
+    group: str = Field(description="CAS group: CO, PR, OA, PI")
+    reason_code: str = Field(description="CARC")
+    amount: int
+
+
+class PriorPayer(Value):
+    """A payer billed before the one an invoice goes to, and what it decided when it has: the
+    next payer's claim must say what it paid and why it left the rest (837P loop 2320)."""
+
+    coverage_id: str
+    payer_id: str
+    paid: int | None = Field(None, description="What it paid of these lines; None: not decided yet")
+    adjustments: list[AdjustedAmount] = []
+    decided_on: date | None = None
+
+
 class InvoiceHeld(DomainEvent):
     """A bill to a payer could not be issued correctly (a code with no mapping to the payer's
     codes, a payer missing from the directory); it is issued once the reason is resolved."""
@@ -225,6 +242,7 @@ class InvoiceHeld(DomainEvent):
     currency: str
     transferred_from: str | None = None
     transfer_reason: str | None = None
+    prior_payers: list[PriorPayer] = Field(default=[], description="Payers billed before this one")
     reasons: list[str] = Field(min_length=1)
     held_at: datetime
 
@@ -288,7 +306,7 @@ class InvoiceSent(DomainEvent):
     invoice_id: str
     customer_id: str
     channel: DeliveryChannel
-    recipient: str = Field(description="The e-mail address, or the postal address's first line")
+    recipient: str = Field(description="The e-mail address, or the addressee of the letter")
     contact_point_id: str | None = None
     reference: str = Field(description="The e-mail's Message-ID, or the print job")
     sent_at: datetime

@@ -13,10 +13,16 @@ the fields it needs, so payments may add others."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from services.invoicing.domain.events import InvoiceLine, RemittedLineOutcome
+from services.invoicing.domain.events import (
+    AdjustedAmount,
+    InvoiceLine,
+    PriorPayer,
+    RemittedLineOutcome,
+)
 
 WRITE_OFF_GROUPS = frozenset({"CO", "PI"})
 
@@ -50,6 +56,7 @@ class ClaimRemittance(Reader):
     paid: int
     claim_adjustments: list[RemittedAdjustment] = []
     lines: list[RemittedLine] = []
+    payment_date: date | None = None
 
 
 def _procedure(code: str) -> str:
@@ -123,3 +130,36 @@ def _settle_whole_claim(
             transferred=expected - paid - written_off, reasons=reasons,
         ))
     return outcomes
+
+
+def adjudication(
+    coverage_id: str, invoice_lines: Sequence[InvoiceLine], remittance: ClaimRemittance,
+    outcomes: Sequence[RemittedLineOutcome], line_ids: set[str],
+) -> PriorPayer:
+    """What the payer decided about ``line_ids``, as the next payer's claim states it: what it
+    paid and the adjustments that explain the rest of their charges, by group and reason. Should
+    the payer's figures not add up to our charges, the difference is stated as OA 23 (the impact
+    of a prior payer's adjudication), so the claim still balances."""
+    charged = sum(line.charge_amount for line in invoice_lines if line.line_id in line_ids)
+    totals: dict[tuple[str, str], int] = {}
+    if remittance.lines:
+        matched = [(line, answer) for line, answer in match_lines(invoice_lines, remittance.lines)
+                   if line.line_id in line_ids]
+        paid = sum(answer.paid for _, answer in matched)
+        for _, answer in matched:
+            for adjustment in answer.adjustments:
+                key = (adjustment.group, adjustment.reason_code)
+                totals[key] = totals.get(key, 0) + adjustment.amount
+    else:
+        paid = sum(o.paid for o in outcomes if o.line_id in line_ids)
+    difference = charged - paid - sum(totals.values())
+    if difference:
+        totals[("OA", "23")] = totals.get(("OA", "23"), 0) + difference
+    return PriorPayer(
+        coverage_id=coverage_id, payer_id=remittance.payer_id, paid=paid,
+        adjustments=[
+            AdjustedAmount(group=group, reason_code=reason, amount=amount)
+            for (group, reason), amount in totals.items() if amount and group in ("CO", "OA", "PI", "PR")
+        ],
+        decided_on=remittance.payment_date,
+    )

@@ -171,3 +171,5 @@ CREATE TABLE print_queue (
     printed_at timestamptz
 );
 CREATE INDEX print_queue_waiting ON print_queue (queued_at) WHERE printed_at IS NULL;
+-- one letter per document: a worker that queued it and crashed before recording so finds it again
+CREATE UNIQUE INDEX print_queue_one_letter ON print_queue (document_kind, document_id);

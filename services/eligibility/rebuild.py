@@ -13,10 +13,6 @@ kept. Rebuilding the registration feed folds customers and coverages only: it as
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import time
-
 from services.eligibility.adapters.registration_events import TOPIC as REGISTRATION_TOPIC
 from services.eligibility.application.read_models import (
     CheckLedger,
@@ -28,40 +24,26 @@ from services.eligibility.application.registration_feed import RegistrationFeed
 from services.eligibility.domain.events import SOURCE
 from services.eligibility.settings import EligibilitySettings
 from shared.clock import SystemClock
-from shared.db import create_pool
-from shared.eventstore import PostgresEventStore
-from shared.projections import Projection, rebuild_from_kafka, rebuild_from_store
+from shared.rebuild import FromKafka, FromStore, Source, rebuild_command
+from shared.rebuild import rebuild as rebuild_model
+from shared.settings import PlatformSettings
 
-FROM_STORE: dict[str, type[Projection]] = {
-    "payers": PayerDirectory,
-    "checks": CheckLedger,
-    "program-determinations": ProgramDeterminations,
-    "estimates": Estimates,
+SOURCES: dict[str, Source] = {
+    "payers": FromStore(PayerDirectory),
+    "checks": FromStore(CheckLedger),
+    "program-determinations": FromStore(ProgramDeterminations),
+    "estimates": FromStore(Estimates),
+    "registration-feed": FromKafka(
+        lambda: RegistrationFeed(None, SystemClock()), [REGISTRATION_TOPIC],
+        "registration_consumer_group",
+    ),
 }
-MODELS = [*FROM_STORE, "registration-feed"]
+MODELS = list(SOURCES)
 
 
-async def rebuild(model: str, settings: EligibilitySettings) -> int:
-    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        if model in FROM_STORE:
-            return await rebuild_from_store(FROM_STORE[model](), PostgresEventStore(pool, source=SOURCE))
-        return await rebuild_from_kafka(
-            RegistrationFeed(None, SystemClock()), pool, bootstrap_servers=settings.kafka_bootstrap_servers,
-            topics=[REGISTRATION_TOPIC], consumer_name=settings.registration_consumer_group,
-        )
-    finally:
-        await pool.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=MODELS)
-    arguments = parser.parse_args()
-    started = time.perf_counter()
-    events = asyncio.run(rebuild(arguments.model, EligibilitySettings()))
-    print(f"rebuilt {arguments.model} from {events} events in {time.perf_counter() - started:.2f}s")
+async def rebuild(model: str, settings: PlatformSettings) -> int:
+    return await rebuild_model(SOURCES[model], settings, SOURCE)
 
 
 if __name__ == "__main__":
-    main()
+    rebuild_command(__doc__ or "", SOURCES, EligibilitySettings, SOURCE)

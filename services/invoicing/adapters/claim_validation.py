@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import pickle
 import re
 import threading
 from collections import defaultdict
@@ -63,6 +62,7 @@ _PYX12_FAILURES = (
     pyx12.errors.X12PathError,
     IndexError,
     KeyError,
+    ValueError,  # e.g. a GE01 that is not a number: pyx12 reads it with int()
 )
 
 
@@ -214,21 +214,21 @@ def _not_837p(envelope: list[_EnvelopeSegment]) -> list[ClaimProblem]:
 # verdict depend on the machine.
 _PARAMETERS = pyx12.params.ParamsBase()
 
-# pyx12 parses its XML maps again for every document: 0.15 s of a 0.17 s validation. Each map is
-# parsed once and kept pickled; every document still gets a fresh copy of it, because pyx12 counts
-# the segments it has seen on the map's nodes. This makes a validation about five times faster.
+# pyx12 parses its XML maps again for every document: 0.15 s of a 0.17 s validation. Each thread
+# parses each map once and keeps it: pyx12 4 keeps what it counts while it walks a document
+# outside the map (the map only caches its nodes' path names), so a map serves one document after
+# another. Validation then takes a few milliseconds; tests hold that a broken document leaves no
+# trace on the next verdict.
 _parse_map_file = pyx12.map_if.load_map_file
-_PARSED_MAPS: dict[tuple[str, str | None], bytes] = {}
-_PARSED_MAPS_LOCK = threading.Lock()
+_parsed_maps = threading.local()
 
 
 def _load_map_file(map_file: str, param: Any, map_path: str | None = None) -> Any:
+    maps: dict[tuple[str, str | None], Any] = _parsed_maps.__dict__.setdefault("maps", {})
     key = (map_file, map_path)
-    with _PARSED_MAPS_LOCK:
-        if key not in _PARSED_MAPS:
-            _PARSED_MAPS[key] = pickle.dumps(_parse_map_file(map_file, param, map_path))
-        parsed = _PARSED_MAPS[key]
-    return pickle.loads(parsed)
+    if key not in maps:
+        maps[key] = _parse_map_file(map_file, param, map_path)
+    return maps[key]
 
 
 pyx12.map_if.load_map_file = _load_map_file

@@ -88,11 +88,18 @@ class CodeChecker(Protocol):
 
 
 class ClaimProducer(Protocol):
-    async def produce(
-        self, conn: asyncpg.Connection, *, invoice_id: str, claim_reference: str, customer_id: str,
-        coverage_id: str, payer_id: str, profile: dict[str, Any], responsibility: Responsibility,
-        lines: Sequence[InvoiceLine], prior_payers: Sequence[PriorPayer],
-    ) -> ClaimDocument: ...
+    async def prepare(
+        self, conn: asyncpg.Connection, *, customer_id: str, coverage_id: str, profile: dict[str, Any],
+        responsibility: Responsibility, lines: Sequence[InvoiceLine], prior_payers: Sequence[PriorPayer],
+    ) -> Any:
+        """The claim, written and validated, waiting for its number."""
+        ...
+
+    async def store(
+        self, conn: asyncpg.Connection, prepared: Any, *, invoice_id: str, claim_reference: str
+    ) -> ClaimDocument:
+        """The claim under the invoice's number, kept for audit and submission."""
+        ...
 
 
 class InvoiceNotFound(LookupError):
@@ -461,20 +468,24 @@ class Billing:
         today = self.clock.today()
         prefix = self.policy.customer_series if party.kind is PartyKind.CUSTOMER else self.policy.payer_series
         series = series_name(prefix, today)
-        number = await next_number(conn, series)
         days, terms = self.policy.terms(party.kind)
         total = sum(line.amount for line in lines)
-        claim = None
+        prepared = None
         if profile is not None and electronic_claims(profile):
             assert party.payer_id is not None and party.coverage_id is not None
-            claim = await self.claims.produce(
-                conn, invoice_id=invoice.invoice_id, claim_reference=number, customer_id=customer_id,
-                coverage_id=party.coverage_id, payer_id=party.payer_id, profile=profile,
+            prepared = await self.claims.prepare(
+                conn, customer_id=customer_id, coverage_id=party.coverage_id, profile=profile,
                 responsibility=party.responsibility, lines=lines, prior_payers=prior,
             )
         estimate = None
         if party.kind is PartyKind.CUSTOMER:
             estimate = await self._compare_with_estimate(conn, customer_id, lines[0].service_date, total)
+        # The number comes last: its series stays locked from here until the transaction ends, so
+        # nothing slow (writing and validating the claim) may happen while it is held.
+        number = await next_number(conn, series)
+        claim = None
+        if prepared is not None:
+            claim = await self.claims.store(conn, prepared, invoice_id=invoice.invoice_id, claim_reference=number)
         events: list[Any] = [InvoiceIssued(
             invoice_id=invoice.invoice_id, number=number, series=series, customer_id=customer_id,
             bill_id=bill_id, party=party, lines=lines, total=total, currency=currency, issue_date=today,

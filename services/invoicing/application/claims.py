@@ -46,6 +46,8 @@ _RESPONSIBILITY = {
 _PATIENT_RELATIONSHIP = {"spouse": "01", "child": "19", "other": "G8"}
 # SBR09 claim filing indicator by payer kind; other kinds are "mutually defined"
 _FILING_INDICATOR = {"insurer": "CI"}
+# CLM01 while the invoice number is not taken yet: as long as the longest number, PAY-2026-000001
+PENDING_REFERENCE = "PENDING-0000-000000"
 _STATE = re.compile(r"^[A-Z]{2}$")
 _ZIP = re.compile(r"^\d{5}(\d{4})?$")
 
@@ -64,24 +66,33 @@ class X12Claims:
         self.submitter = submitter
         self.clock = clock
 
-    async def produce(
-        self, conn: asyncpg.Connection, *, invoice_id: str, claim_reference: str, customer_id: str,
-        coverage_id: str, payer_id: str, profile: dict[str, Any], responsibility: Responsibility,
-        lines: Sequence[InvoiceLine], prior_payers: Sequence[PriorPayer],
-    ) -> ClaimDocument:
+    async def prepare(
+        self, conn: asyncpg.Connection, *, customer_id: str, coverage_id: str, profile: dict[str, Any],
+        responsibility: Responsibility, lines: Sequence[InvoiceLine], prior_payers: Sequence[PriorPayer],
+    ) -> ProfessionalClaim:
+        """The claim, written and validated under a stand-in for its number (a patient control
+        number of the same shape), so the invoice number is taken only once it is known to be
+        sendable; refused (RuleViolated) when it cannot be written or is not valid."""
         try:
             claim = await self.claim(
-                conn, claim_reference=claim_reference, customer_id=customer_id, coverage_id=coverage_id,
+                conn, claim_reference=PENDING_REFERENCE, customer_id=customer_id, coverage_id=coverage_id,
                 profile=profile, responsibility=responsibility, lines=lines, prior_payers=prior_payers,
             )
         except ValueError as error:  # pydantic's ValidationError included
-            raise RuleViolated("claim", f"no 837P can be written for {claim_reference}: {error}") from None
+            raise RuleViolated("claim", f"no 837P can be written: {error}") from None
         try:
-            text = await asyncio.to_thread(_written_and_validated, claim)
+            await asyncio.to_thread(_written_and_validated, claim)
         except ValueError as error:
-            raise RuleViolated("claim", f"no 837P can be written for {claim_reference}: {error}") from None
+            raise RuleViolated("claim", f"no 837P can be written: {error}") from None
         except InvalidClaim as invalid:
-            raise RuleViolated("claim", f"the 837P for {claim_reference} is not valid: {invalid}") from None
+            raise RuleViolated("claim", f"the 837P is not valid: {invalid}") from None
+        return claim
+
+    async def store(
+        self, conn: asyncpg.Connection, prepared: ProfessionalClaim, *, invoice_id: str, claim_reference: str
+    ) -> ClaimDocument:
+        claim = prepared.model_copy(update={"claim_reference": claim_reference})
+        text = build_837p(claim)
         document_id = f"{invoice_id}-{claim.control_number}"
         await conn.execute(
             """INSERT INTO claim_documents (document_id, invoice_id, control_number, x12, created_at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import logging
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -304,6 +306,24 @@ def test_a_claim_without_diagnoses_is_refused_at_the_missing_hi() -> None:
     assert (missing[0].loop, missing[0].code) == ("2300", "3")
     assert "Mandatory segment" in missing[0].message
     assert str(missing[0]).startswith("HI at segment 21 in loop 2300: Mandatory segment")
+
+
+def test_a_broken_document_leaves_no_trace_on_the_next_verdict() -> None:
+    """pyx12's parsed maps are kept between documents: each verdict must be the document's own,
+    in one thread and across threads."""
+    valid = build_837p(PRIMARY)
+    broken = [
+        without(valid, "HI*ABK:J069*ABF:Z23"),
+        valid.replace("SE*33*0001", "SE*31*0001"),
+        valid.replace("N4*SPRINGFIELD*IL*62704", "N4*SPRINGFIELD*QQ*62704"),
+        valid.replace("GE*1*4711", "GE*X*4711"),
+    ]
+    verdicts = [validate_837p(document) for document in [valid, *broken, valid]]
+    assert verdicts[0] == verdicts[-1] == []
+    assert all(verdicts[1:-1])
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        again = list(threads.map(validate_837p, [valid, *broken, valid] * 3))
+    assert [bool(v) for v in again] == [bool(v) for v in verdicts] * 3
 
 
 def test_a_wrong_segment_count_is_blamed_on_se() -> None:

@@ -51,6 +51,7 @@ contracts-check: venv
 bench: infra-up
 	$(PY) -m benchmarks.event_store
 	$(PY) -m benchmarks.eligibility
+	$(PY) -m benchmarks.invoicing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -231,6 +231,7 @@ def _invoice_public(invoice: Invoice, remittances: list, deliveries: list) -> In
         transfer_reason=issued.transfer_reason if issued else None, claim=issued.claim if issued else None,
         estimate=issued.estimate if issued else None, flagged=invoice.flagged,
         credit_notes=invoice.credit_notes, remittances=remittances, deliveries=deliveries,
+        credit_note_deliveries=invoice.credit_note_deliveries,
     )
 
 

@@ -10,7 +10,9 @@ from services.invoicing.domain.events import (
     BilledParty,
     ChargeRecorded,
     ClaimDocument,
+    CreditNoteDeliveryFailed,
     CreditNoteIssued,
+    CreditNoteSent,
     EstimateComparison,
     InvoiceDeliveryFailed,
     InvoiceLine,
@@ -131,6 +133,7 @@ class InvoicePublic(BaseModel):
     credit_notes: list[CreditNoteIssued]
     remittances: list[RemittanceApplied]
     deliveries: list[InvoiceSent | InvoiceDeliveryFailed]
+    credit_note_deliveries: list[CreditNoteSent | CreditNoteDeliveryFailed]
 
 
 class Voiding(Body):

@@ -1,5 +1,5 @@
 """The delivery worker: sends each issued invoice (to customers, and to payers that take no
-electronic claims) and each statement, as a PDF by e-mail or as a letter queued for printing.
+electronic claims), each credit note on such an invoice, and each statement, as a PDF by e-mail or as a letter queued for printing.
 
 Deliveries are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, so several workers share them
 and a crashed worker's deliveries are taken up again when the lease runs out. A temporary failure
@@ -28,10 +28,13 @@ from services.invoicing.application.documents import (
     Letterhead,
     NoUsableContact,
     destination,
+    printable_credit_note,
     printable_invoice,
     printable_statement,
 )
 from services.invoicing.domain.events import (
+    CreditNoteDeliveryFailed,
+    CreditNoteSent,
     DeliveryChannel,
     InvoiceDeliveryFailed,
     InvoiceSent,
@@ -62,10 +65,16 @@ class DeliveryPolicy:
 
 @dataclass(frozen=True)
 class Due:
-    kind: str
+    kind: str  # invoice, credit_note, statement
     document_id: str
     customer_id: str
     attempts: int
+    invoice_id: str | None  # a credit note's invoice
+
+    @property
+    def stream(self) -> str:
+        """The aggregate whose stream records the outcome: a credit note's is its invoice's."""
+        return self.invoice_id if self.kind == "credit_note" and self.invoice_id else self.document_id
 
 
 @dataclass(frozen=True)
@@ -114,10 +123,13 @@ class Deliverer:
                        AND (leased_until IS NULL OR leased_until < $1)
                      ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
                WHERE d.document_kind = due.document_kind AND d.document_id = due.document_id
-               RETURNING d.document_kind, d.document_id, d.customer_id, d.attempts""",
+               RETURNING d.document_kind, d.document_id, d.customer_id, d.attempts, d.invoice_id""",
             self.clock.now(), self.policy.lease_seconds, self.policy.batch_size,
         )
-        return [Due(r["document_kind"], r["document_id"], r["customer_id"], r["attempts"]) for r in rows]
+        return [
+            Due(r["document_kind"], r["document_id"], r["customer_id"], r["attempts"], r["invoice_id"])
+            for r in rows
+        ]
 
     async def _deliver(self, item: Due) -> None:
         async with self.pool.acquire() as conn:
@@ -162,6 +174,18 @@ class Deliverer:
                       f"due {document.due_date}.\n\n" + "\n".join(document.how_to_pay) + f"\n\n{seller}\n"),
                 filename=f"{document.number}.pdf", pdf=render_invoice(document),
                 payer_id=invoice.issued.party.payer_id,
+            )
+        if item.kind == "credit_note":
+            invoice = await self.repos.invoices.get_or_new(item.stream, connection=conn)
+            note = next((n for n in invoice.credit_notes if n.credit_note_id == item.document_id), None)
+            if invoice.issued is None or note is None:
+                return None
+            credit = await printable_credit_note(conn, invoice, note, self.letterhead)
+            return Rendered(
+                subject=f"Credit note {credit.number} for invoice {note.invoice_number} from {seller}",
+                text=(f"Dear {credit.bill_to.name},\n\nPlease find attached credit note {credit.number}, which "
+                      f"lowers what you owe on invoice {note.invoice_number}: {note.reason}\n\n{seller}\n"),
+                filename=f"{credit.number}.pdf", pdf=render_invoice(credit), payer_id=invoice.issued.party.payer_id,
             )
         statement = await self.repos.statements.get_or_new(item.document_id, connection=conn)
         if statement.issued is None:
@@ -218,6 +242,17 @@ class Deliverer:
                 event = InvoiceDeliveryFailed(invoice_id=item.document_id, customer_id=item.customer_id,
                                               channel=channel, recipient=recipient, contact_point_id=contact_point,
                                               reason=reason or "not delivered", bounced=bounced, failed_at=now)
+        elif item.kind == "credit_note":
+            repository = self.repos.invoices
+            if reference is not None and where is not None:
+                event = CreditNoteSent(credit_note_id=item.document_id, invoice_id=item.stream,
+                                       customer_id=item.customer_id, channel=channel, recipient=where.recipient,
+                                       contact_point_id=contact_point, reference=reference, sent_at=now)
+            else:
+                event = CreditNoteDeliveryFailed(credit_note_id=item.document_id, invoice_id=item.stream,
+                                                 customer_id=item.customer_id, channel=channel, recipient=recipient,
+                                                 contact_point_id=contact_point, reason=reason or "not delivered",
+                                                 bounced=bounced, failed_at=now)
         else:
             repository = self.repos.statements
             if reference is not None and where is not None:
@@ -232,8 +267,8 @@ class Deliverer:
 
         async def once() -> None:
             async with self.pool.acquire() as conn, conn.transaction():
-                document = await repository.get_or_new(item.document_id, connection=conn)
-                await repository.save(item.document_id, document, [event], subject=item.customer_id, connection=conn)
+                document = await repository.get_or_new(item.stream, connection=conn)
+                await repository.save(item.stream, document, [event], subject=item.customer_id, connection=conn)
                 if reason is not None:
                     await conn.execute(
                         "UPDATE deliveries SET last_error = $3 WHERE document_kind = $1 AND document_id = $2",

@@ -10,7 +10,9 @@ import asyncpg
 from services.invoicing.domain.events import (
     ChargeRecorded,
     ChargeReversed,
+    CreditNoteDeliveryFailed,
     CreditNoteIssued,
+    CreditNoteSent,
     CrosswalkPublished,
     EncounterBilled,
     InvoiceDeliveryFailed,
@@ -83,7 +85,8 @@ class InvoiceRegister:
     event_types = frozenset({
         InvoiceHeld.event_type, InvoiceIssued.event_type, InvoiceExceededEstimate.event_type,
         InvoiceSent.event_type, InvoiceDeliveryFailed.event_type, RemittanceApplied.event_type,
-        CreditNoteIssued.event_type, InvoiceVoided.event_type, InvoiceWithdrawn.event_type,
+        CreditNoteIssued.event_type, CreditNoteSent.event_type, CreditNoteDeliveryFailed.event_type,
+        InvoiceVoided.event_type, InvoiceWithdrawn.event_type,
         StatementIssued.event_type, StatementSent.event_type, StatementDeliveryFailed.event_type,
     })
 
@@ -141,6 +144,19 @@ class InvoiceRegister:
                 await self._update(conn, invoice_id, event, "open_amount = open_amount - $3", settled)
             case CreditNoteIssued.event_type:
                 await self._update(conn, invoice_id, event, "open_amount = open_amount - $3", data["total"])
+                # a credit note goes where its invoice went: to parties that got a document
+                await conn.execute(
+                    """INSERT INTO deliveries (document_kind, document_id, customer_id, invoice_id, status,
+                           next_attempt_at)
+                       SELECT 'credit_note', $1, customer_id, invoice_id, 'pending', $3 FROM invoices
+                       WHERE invoice_id = $2 AND claim_document_id IS NULL
+                       ON CONFLICT DO NOTHING""",
+                    data["credit_note_id"], invoice_id, event.time,
+                )
+            case CreditNoteSent.event_type:
+                await delivery_ended(conn, "credit_note", data["credit_note_id"], "sent")
+            case CreditNoteDeliveryFailed.event_type:
+                await delivery_ended(conn, "credit_note", data["credit_note_id"], "failed")
             case InvoiceWithdrawn.event_type:
                 await self._update(conn, invoice_id, event, "status = 'withdrawn'")
             case InvoiceVoided.event_type:

@@ -388,6 +388,33 @@ class CreditNoteIssued(DomainEvent):
     issued_at: datetime
 
 
+class CreditNoteSent(DomainEvent):
+    """A credit note reached the party it credits, like its invoice did."""
+
+    event_type = "billing.invoicing.CreditNoteSent"
+    credit_note_id: str
+    invoice_id: str
+    customer_id: str
+    channel: DeliveryChannel
+    recipient: str
+    contact_point_id: str | None = None
+    reference: str
+    sent_at: datetime
+
+
+class CreditNoteDeliveryFailed(DomainEvent):
+    event_type = "billing.invoicing.CreditNoteDeliveryFailed"
+    credit_note_id: str
+    invoice_id: str
+    customer_id: str
+    channel: DeliveryChannel
+    recipient: str | None
+    contact_point_id: str | None = None
+    reason: str
+    bounced: bool
+    failed_at: datetime
+
+
 # -- statements ----------------------------------------------------------------------------------
 
 
@@ -453,6 +480,8 @@ INVOICING_EVENTS = EventRegistry(
         RemittanceApplied,
         InvoiceVoided,
         CreditNoteIssued,
+        CreditNoteSent,
+        CreditNoteDeliveryFailed,
         StatementIssued,
         StatementSent,
         StatementDeliveryFailed,

@@ -11,7 +11,9 @@ from enum import StrEnum
 from services.invoicing.domain.events import (
     BilledParty,
     CreditedLine,
+    CreditNoteDeliveryFailed,
     CreditNoteIssued,
+    CreditNoteSent,
     InvoiceDeliveryFailed,
     InvoiceExceededEstimate,
     InvoiceHeld,
@@ -54,6 +56,7 @@ class Invoice(FoldedFromEvents):
         self.remittance_events: list[RemittanceApplied] = []
         self.credit_notes: list[CreditNoteIssued] = []
         self.deliveries: list[InvoiceSent | InvoiceDeliveryFailed] = []
+        self.credit_note_deliveries: list[CreditNoteSent | CreditNoteDeliveryFailed] = []
         self.flagged = False
 
     # -- reading ---------------------------------------------------------------------------------
@@ -153,6 +156,8 @@ class Invoice(FoldedFromEvents):
                 self.flagged = True
             case InvoiceSent() | InvoiceDeliveryFailed():
                 self.deliveries.append(event)
+            case CreditNoteSent() | CreditNoteDeliveryFailed():
+                self.credit_note_deliveries.append(event)
             case RemittanceApplied():
                 self.remittances.add(event.remittance_id)
                 self.remittance_events.append(event)

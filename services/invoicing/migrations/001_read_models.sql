@@ -144,12 +144,13 @@ CREATE TABLE claim_documents (
 );
 CREATE INDEX claim_documents_by_invoice ON claim_documents (invoice_id);
 
--- documents waiting to go out (invoices and statements by e-mail or letter), claimed by the
+-- documents waiting to go out (invoices, credit notes, statements by e-mail or letter), claimed by the
 -- delivery worker with a lease
 CREATE TABLE deliveries (
-    document_kind text NOT NULL,  -- invoice, statement
+    document_kind text NOT NULL,  -- invoice, credit_note, statement
     document_id text NOT NULL,
     customer_id text NOT NULL,
+    invoice_id text,  -- a credit note's invoice, whose stream records the outcome
     status text NOT NULL,  -- pending, sent, failed
     attempts int NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL,

@@ -7,7 +7,8 @@ from pydantic import BaseModel, ConfigDict
 
 TOPIC = "invoicing.events"
 DELIVERY_FAILED = frozenset({
-    "billing.invoicing.InvoiceDeliveryFailed", "billing.invoicing.StatementDeliveryFailed",
+    "billing.invoicing.InvoiceDeliveryFailed", "billing.invoicing.CreditNoteDeliveryFailed",
+    "billing.invoicing.StatementDeliveryFailed",
 })
 
 

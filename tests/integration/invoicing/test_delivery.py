@@ -266,3 +266,51 @@ async def test_a_payer_that_takes_no_electronic_claims_gets_its_invoice_by_email
     sent = await delivered(invoicing, to_payer["invoice_id"])
     assert sent["channel"] == "email" and sent["recipient"] == contact
     assert sent["contact_point_id"] is None
+
+
+async def test_a_credit_note_goes_where_its_invoice_went(invoicing: RunningInvoicing) -> None:
+    address = f"{unique('credited')}@example.com"
+    customer = await customer_with_coverage(invoicing, [cost_share(copay=2500)], email_address=address)
+    await record_charges(invoicing, charge(customer.customer_id, unit_price=15000))
+    await bill(invoicing, customer.customer_id)
+    [own] = [i for i in await invoices_of(invoicing, customer.customer_id) if i["party_kind"] == "customer"]
+    await eventually(lambda: invoicing.mailbox.messages_to(address), timeout=20, message="the invoice was mailed")
+
+    credited = await invoicing.api.post(
+        f"/v1/invoices/{own['invoice_id']}/credit-notes", json={"reason": "copay waived"}
+    )
+    assert credited.status_code == 201, credited.text
+    note = credited.json()
+
+    async def both_mailed() -> list[Any] | None:
+        messages = await invoicing.mailbox.messages_to(address)
+        return messages if len(messages) == 2 else None
+
+    _, credit_mail = await eventually(both_mailed, timeout=20, message="the credit note was mailed")
+    assert note["number"] in credit_mail["Subject"] and own["number"] in credit_mail["Subject"]
+    [attachment] = list(credit_mail.iter_attachments())
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(attachment.get_content())).pages)
+    assert note["number"] in text and "-25.00" in text and "copay waived" in text
+
+    async def recorded() -> list[Any] | None:
+        return (await invoice(invoicing, own["invoice_id"]))["credit_note_deliveries"] or None
+
+    [sent] = await eventually(recorded, timeout=20, message="CreditNoteSent recorded")
+    assert (sent["credit_note_id"], sent["channel"], sent["recipient"]) == (note["credit_note_id"], "email", address)
+
+
+async def test_a_credit_note_on_an_insurer_claim_is_not_mailed(invoicing: RunningInvoicing) -> None:
+    customer = await customer_with_coverage(invoicing, [cost_share(copay=2500)])
+    await record_charges(invoicing, charge(customer.customer_id, unit_price=15000))
+    await bill(invoicing, customer.customer_id)
+    [insurer] = [i for i in await invoices_of(invoicing, customer.customer_id) if i["party_kind"] == "payer"]
+
+    credited = await invoicing.api.post(
+        f"/v1/invoices/{insurer['invoice_id']}/credit-notes", json={"reason": "billed in error"}
+    )
+
+    assert credited.status_code == 201, credited.text
+    assert await invoicing.pool.fetchval(
+        "SELECT count(*) FROM deliveries WHERE document_kind = 'credit_note' AND document_id = $1",
+        credited.json()["credit_note_id"],
+    ) == 0  # it lowers what we expect of the insurer in our books; no letter or e-mail is sent

@@ -214,7 +214,8 @@ class Billing:
         if charge.version == 0:
             raise ChargeNotFound(charge_id)
         recorded = charge.may_reverse()
-        bill_id = await conn.fetchval("SELECT bill_id FROM charges WHERE charge_id = $1", charge_id)
+        # the row lock waits for a billing run that holds the charge, so its bill is seen
+        bill_id = await conn.fetchval("SELECT bill_id FROM charges WHERE charge_id = $1 FOR UPDATE", charge_id)
         await self.repos.charges.save(charge_id, charge, [ChargeReversed(
             charge_id=charge_id, customer_id=recorded.customer_id, reason=reason,
             reversed_by=reversed_by, reversed_at=self.clock.now(),

@@ -66,7 +66,8 @@ curl -sf -o /dev/null -X POST "http://127.0.0.1:${ELIGIBILITY_HTTP_PORT}/v1/paye
     -H "Idempotency-Key: demo-payer-acme-health" \
     -d '{"payer_id": "acme-health", "name": "Acme Health (simulated)", "kind": "insurer",
          "connection": {"method": "x12", "endpoint": "http://127.0.0.1:'"$SIMULATOR_PORT"'/x12/270",
-                        "payer_identifier": "60054", "receiver_id": "CLEARINGHOUSE"},
+                        "payer_identifier": "60054", "receiver_id": "CLEARINGHOUSE",
+                        "claims_endpoint": "http://127.0.0.1:'"$SIMULATOR_PORT"'/x12/837"},
          "code_system": "HCPCS",
          "billing_contact": {"name": "Acme Claims", "email": "claims@acme.example"}}' \
     && echo "demo payer acme-health answers through the clearinghouse simulator on :$SIMULATOR_PORT"

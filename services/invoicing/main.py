@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from pydantic import SecretStr
 
 from services.invoicing.adapters.catalogue_store import CatalogueStore
+from services.invoicing.adapters.claim_submission import HttpClaimSubmitter
 from services.invoicing.adapters.smtp import MailServer, SmtpMailer
 from services.invoicing.api.errors import install_domain_problems
 from services.invoicing.api.routes import router
@@ -59,10 +60,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_runtime(
-            app, settings, source=SOURCE, notify_channel="invoicing_events",
-            migrations=[*platform_migrations(), *migrations_in(MIGRATIONS, "invoicing")],
-        ) as runtime:
+        async with (
+            service_runtime(
+                app, settings, source=SOURCE, notify_channel="invoicing_events",
+                migrations=[*platform_migrations(), *migrations_in(MIGRATIONS, "invoicing")],
+            ) as runtime,
+            contextlib.aclosing(HttpClaimSubmitter()) as claim_submitter,
+        ):
             def repository(fold, prefix):  # type: ignore[no-untyped-def]
                 return EventSourcedRepository(
                     runtime.store, clock, INVOICING_EVENTS, fold, source=SOURCE,
@@ -88,13 +92,14 @@ def create_app(
             app.state.clock = clock
             if settings.run_background_workers:
                 outcomes = Counter(
-                    "invoicing_deliveries", "Invoice and statement deliveries by outcome: sent, bounced, "
-                    "failed, retry_scheduled.", ["outcome"], registry=app.state.metrics_registry,
+                    "invoicing_deliveries", "Deliveries of invoices, credit notes, statements and claims by "
+                    "outcome: sent, bounced, failed, retry_scheduled.", ["outcome"], registry=app.state.metrics_registry,
                 )
                 runtime.run("relay", runtime.relay(settings.events_topic, settings.relay_poll_interval_seconds))
                 runtime.run("feeds-consumer", feeds_consumer(runtime, settings, UpstreamFeed(billing)))
                 runtime.run("delivery", Deliverer(
-                    pool=runtime.pool, repositories=repositories, mailer=mailer, letterhead=letterhead,
+                    pool=runtime.pool, repositories=repositories, mailer=mailer, claims=claim_submitter,
+                    letterhead=letterhead,
                     clock=clock, policy=DeliveryPolicy(
                         max_attempts=settings.delivery_max_attempts,
                         backoff_seconds=settings.delivery_backoff_seconds,

@@ -14,6 +14,9 @@ dependents by name and date of birth and answered for in 2000D/2100D/2110D, with
 own status and benefits when the record gives them and the subscriber's otherwise. An unknown
 subscriber is AAA 75 in 2100C; an unknown dependent of a known subscriber is AAA 67 in 2100D.
 
+It also takes 837P claims (``POST /x12/837``) and answers each interchange with a 999
+acknowledgment (simulators/clearinghouse/claims.py); ``GET /claims`` lists what it received.
+
 It writes its 271s itself from the generic pieces of ``shared.x12`` and never imports the
 eligibility service: a round trip through it checks the service's 270 writer and 271 reader
 against an independently written counterpart, not against themselves.
@@ -50,6 +53,7 @@ from shared.x12 import (
     wrap_interchange,
     wrap_transaction_set,
 )
+from simulators.clearinghouse.claims import Invalid837, read_837, write_999
 
 BUNDLED_MEMBERS = Path(__file__).parent / "members.toml"
 X12_MEDIA_TYPE = "application/edi-x12"
@@ -466,11 +470,13 @@ def create_app(members: Mapping[str, Mapping[str, Any]]) -> FastAPI:
             raise ValueError(f"member {member_id!r} is recorded as {member.member_id!r}")
         table[member_id] = member
     inquiries: Counter[str] = Counter()
+    received: list[str] = []
     control_numbers = itertools.count(1)
 
     app = FastAPI(
         title="Clearinghouse simulator",
-        description="A stand-in clearinghouse: answers X12 270s with 271s from made-up members.",
+        description="A stand-in clearinghouse: answers X12 270s with 271s from made-up members, "
+        "and takes X12 837P claims with a 999 acknowledgment.",
     )
 
     @app.post("/x12/270", summary="Answer a 270 eligibility inquiry with a 271")
@@ -498,6 +504,22 @@ def create_app(members: Mapping[str, Mapping[str, Any]]) -> FastAPI:
             broken=behaviour == "malformed",
         )
         return Response(document, media_type=X12_MEDIA_TYPE)
+
+    @app.post("/x12/837", summary="Take 837P claims and answer with a 999 acknowledgment")
+    async def take_837(request: Request) -> Response:
+        try:
+            interchange, claims = read_837((await request.body()).decode("utf-8"))
+        except (Invalid837, UnicodeDecodeError) as error:
+            return PlainTextResponse(f"not an interchange of 837 claims: {error}\n", status_code=400)
+        received.extend(claim.claim_reference for claim in claims)
+        document = write_999(
+            interchange, claims, table, control_number=next(control_numbers), answered_at=datetime.now(UTC)
+        )
+        return Response(document, media_type=X12_MEDIA_TYPE)
+
+    @app.get("/claims", summary="The claim references (CLM01) received, in order")
+    async def claims_received() -> list[str]:
+        return list(received)
 
     @app.put("/members/{member_id}", summary="Add or replace a member")
     async def put_member(member_id: str, member: SimulatedMember) -> SimulatedMember:

@@ -1,7 +1,8 @@
 """Registration, eligibility (with the payer simulator) and invoicing run as real processes, as
 `make run` runs them, with only HTTP and Kafka between them and the test: a customer registered
 at the front desk is verified with their insurer, their services are charged and billed, the
-insurer gets an invoice with a pyx12-valid 837P and the customer an invoice for the copay, and
+insurer gets an invoice with a pyx12-valid 837P (submitted to its clearinghouse, which acknowledges
+it with a 999) and the customer an invoice for the copay, and
 when the insurer denies part of the claim the remainder moves to a new customer invoice.
 
 Until payments exists, the test publishes the payer's denial on `payments.events` exactly as
@@ -112,7 +113,8 @@ async def _scenario(
         assert (await eligibility.post("/v1/payers", json={
             "payer_id": payer_id, "name": "Acme Health", "kind": "insurer",
             "connection": {"method": "x12", "endpoint": f"{clearinghouse_process.url}/x12/270",
-                           "payer_identifier": "60054", "receiver_id": "CLEARINGHOUSE"},
+                           "payer_identifier": "60054", "receiver_id": "CLEARINGHOUSE",
+                           "claims_endpoint": f"{clearinghouse_process.url}/x12/837"},
             "code_system": "HCPCS", "billing_contact": {"name": "Acme Claims"},
         })).status_code == 201
         for system, content in (("CPT", CPT_FILE), ("ICD-10-CM", (CODES / "icd-10-cm.csv").read_bytes())):
@@ -166,6 +168,14 @@ async def _scenario(
         summary = read_claim_summary(claim.text)
         assert summary.claim_reference == insurer["number"] and summary.total_charge == 19000
         assert [line.line_reference for line in summary.lines] == charges
+
+        # and it went to the insurer's clearinghouse, which acknowledged it with a 999
+        async def submitted() -> list[Any] | None:
+            return (await invoicing.get(f"/v1/invoices/{insurer['invoice_id']}")).json()["deliveries"] or None
+
+        [sent] = await eventually(submitted, timeout=30, message="the claim was submitted")
+        assert (sent["channel"], sent["reference"][:4]) == ("x12", "999 "), sent
+        assert insurer["number"] in (await clearinghouse.get("/claims")).json()
 
         # the copay invoice reaches the customer by e-mail, as a PDF
         async def mailed() -> Any:

@@ -48,6 +48,10 @@ class X12Connection(Value):
     payer_identifier: str = Field(description="The payer's id at the clearinghouse (NM109 of 2100A)")
     receiver_id: str = Field(description="ISA08: the clearinghouse's interchange id")
     timeout_seconds: float = Field(10.0, gt=0, le=120)
+    claims_endpoint: str | None = Field(
+        None, description="The clearinghouse's HTTP(S) URL that takes X12 837 claims and answers with "
+        "999 acknowledgments; without it claims are kept for submission by other means",
+    )
 
 
 class RulesConnection(Value):

@@ -1,9 +1,11 @@
 """The delivery worker: sends each issued invoice (to customers, and to payers that take no
-electronic claims), each credit note on such an invoice, and each statement, as a PDF by e-mail or as a letter queued for printing.
+electronic claims), each credit note on such an invoice, and each statement, as a PDF by e-mail or
+as a letter queued for printing; and submits each claim to an insurer's clearinghouse, whose 999
+acknowledgment says whether it was taken.
 
 Deliveries are claimed with ``FOR UPDATE SKIP LOCKED`` and a lease, so several workers share them
 and a crashed worker's deliveries are taken up again when the lease runs out. A temporary failure
-(the mail server unreachable, a 4xx answer) is retried with doubling waits; a recipient the server
+(the mail server or clearinghouse unreachable, a 4xx answer) is retried with doubling waits; a recipient the server
 refuses for good is a bounce: InvoiceDeliveryFailed with ``bounced`` set and the contact point, so
 registration can mark it."""
 
@@ -15,11 +17,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Protocol
 
 import asyncpg
 
+from services.invoicing.adapters.claim_submission import (
+    Acknowledgment,
+    ClearinghouseRefused,
+    ClearinghouseUnreachable,
+)
 from services.invoicing.adapters.pdf import render_invoice, render_statement
 from services.invoicing.adapters.smtp import Attachment, DeliveryError, OutgoingMail
 from services.invoicing.application.billing import Repositories
@@ -32,6 +38,7 @@ from services.invoicing.application.documents import (
     printable_invoice,
     printable_statement,
 )
+from services.invoicing.application.parties import payer_profile
 from services.invoicing.domain.events import (
     CreditNoteDeliveryFailed,
     CreditNoteSent,
@@ -49,6 +56,10 @@ log = logging.getLogger(__name__)
 
 class Mailer(Protocol):
     async def send(self, message: OutgoingMail) -> str: ...
+
+
+class ClaimSubmitter(Protocol):
+    async def submit(self, endpoint: str, claim: str, *, timeout: float) -> Acknowledgment: ...
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,12 @@ class Rendered:
 
 class Deliverer:
     def __init__(
-        self, *, pool: asyncpg.Pool, repositories: Repositories, mailer: Mailer, letterhead: Letterhead,
-        clock: Clock, policy: DeliveryPolicy, on_outcome: Callable[[str], None] = lambda outcome: None,
+        self, *, pool: asyncpg.Pool, repositories: Repositories, mailer: Mailer, claims: ClaimSubmitter,
+        letterhead: Letterhead, clock: Clock, policy: DeliveryPolicy,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.pool = pool
+        self.claims = claims
         self.repos = repositories
         self.mailer = mailer
         self.letterhead = letterhead
@@ -117,14 +130,15 @@ class Deliverer:
 
     async def _claim(self) -> list[Due]:
         rows = await self.pool.fetch(
-            """UPDATE deliveries d SET leased_until = $1 + make_interval(secs => $2), attempts = d.attempts + 1
+            # leases and retries run on the database's time: they pace the work, they date nothing
+            """UPDATE deliveries d SET leased_until = now() + make_interval(secs => $1), attempts = d.attempts + 1
                FROM (SELECT document_kind, document_id FROM deliveries
-                     WHERE status = 'pending' AND next_attempt_at <= $1
-                       AND (leased_until IS NULL OR leased_until < $1)
-                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+                     WHERE status = 'pending' AND next_attempt_at <= now()
+                       AND (leased_until IS NULL OR leased_until < now())
+                     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
                WHERE d.document_kind = due.document_kind AND d.document_id = due.document_id
                RETURNING d.document_kind, d.document_id, d.customer_id, d.attempts, d.invoice_id""",
-            self.clock.now(), self.policy.lease_seconds, self.policy.batch_size,
+            self.policy.lease_seconds, self.policy.batch_size,
         )
         return [
             Due(r["document_kind"], r["document_id"], r["customer_id"], r["attempts"], r["invoice_id"])
@@ -132,6 +146,9 @@ class Deliverer:
         ]
 
     async def _deliver(self, item: Due) -> None:
+        if item.kind == "claim":
+            await self._submit_claim(item)
+            return
         async with self.pool.acquire() as conn:
             rendered = await self._render(conn, item)
             if rendered is None:
@@ -160,6 +177,44 @@ class Deliverer:
                 await self._retry_later(item, str(error))
             return
         await self._record(item, where, message_id)
+
+    async def _submit_claim(self, item: Due) -> None:
+        """The invoice's 837P to its payer's clearinghouse; the 999 says whether it was taken."""
+        row = await self.pool.fetchrow(
+            """SELECT c.x12, i.payer_id, i.status FROM claim_documents c JOIN invoices i USING (invoice_id)
+               WHERE c.invoice_id = $1 ORDER BY c.created_at DESC LIMIT 1""",
+            item.document_id,
+        )
+        profile = await payer_profile(self.pool, row["payer_id"]) if row else None
+        connection = (profile or {}).get("connection", {})
+        if row is None or row["status"] != "issued" or not connection.get("claims_endpoint"):
+            await self.pool.execute(
+                "DELETE FROM deliveries WHERE document_kind = 'claim' AND document_id = $1", item.document_id
+            )
+            return
+        endpoint = connection["claims_endpoint"]
+        where = Destination(DeliveryChannel.X12, endpoint, None, [])
+        try:
+            acknowledgment = await self.claims.submit(
+                endpoint, row["x12"], timeout=float(connection.get("timeout_seconds", 10.0))
+            )
+        except ClearinghouseUnreachable as error:
+            if item.attempts >= self.policy.max_attempts:
+                await self._record(item, where, None, reason=str(error))
+            else:
+                await self._retry_later(item, str(error))
+            return
+        except ClearinghouseRefused as error:
+            await self._record(item, where, None, reason=str(error))
+            return
+        if acknowledgment.accepted:
+            await self._record(item, where, f"999 {acknowledgment.control_number}")
+        else:
+            await self._record(
+                item, where, None,
+                reason=f"the clearinghouse rejected the claim (999 {acknowledgment.control_number}): "
+                + "; ".join(acknowledgment.errors),
+            )
 
     async def _render(self, conn: asyncpg.Connection, item: Due) -> Rendered | None:
         seller = self.letterhead.seller.name
@@ -217,9 +272,10 @@ class Deliverer:
     async def _retry_later(self, item: Due, error: str) -> None:
         delay = self.policy.backoff(item.attempts)
         await self.pool.execute(
-            """UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL, last_error = $4
+            """UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $3), leased_until = NULL,
+                   last_error = $4
                WHERE document_kind = $1 AND document_id = $2 AND status = 'pending'""",
-            item.kind, item.document_id, self.clock.now() + timedelta(seconds=delay), error,
+            item.kind, item.document_id, delay, error,
         )
         self.on_outcome("retry_scheduled")
 
@@ -232,7 +288,7 @@ class Deliverer:
         recipient = where.recipient if where else None
         contact_point = where.contact_point_id if where else None
         event: Any
-        if item.kind == "invoice":
+        if item.kind in ("invoice", "claim"):
             repository: Any = self.repos.invoices
             if reference is not None and where is not None:
                 event = InvoiceSent(invoice_id=item.document_id, customer_id=item.customer_id, channel=channel,

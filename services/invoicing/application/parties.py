@@ -77,7 +77,7 @@ async def coverages_on(conn: asyncpg.Connection, customer_id: str, day: date) ->
     return sorted(found, key=lambda c: (PRIORITY_ORDER.get(c.responsibility.value, 9), c.coverage_id))
 
 
-async def payer_profile(conn: asyncpg.Connection, payer_id: str) -> dict[str, Any] | None:
+async def payer_profile(conn: asyncpg.Connection | asyncpg.Pool, payer_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT profile, retired FROM payers WHERE payer_id = $1", payer_id)
     if row is None or row["retired"]:
         return None

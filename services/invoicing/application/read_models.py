@@ -14,6 +14,7 @@ from services.invoicing.domain.events import (
     CreditNoteIssued,
     CreditNoteSent,
     CrosswalkPublished,
+    DeliveryChannel,
     EncounterBilled,
     InvoiceDeliveryFailed,
     InvoiceExceededEstimate,
@@ -131,14 +132,22 @@ class InvoiceRegister:
                            VALUES ('invoice', $1, $2, 'pending', $3) ON CONFLICT DO NOTHING""",
                         invoice_id, data["customer_id"], event.time,
                     )
+                elif issued:  # a claim goes to the payer's clearinghouse, when it has a claims endpoint
+                    await conn.execute(
+                        """INSERT INTO deliveries (document_kind, document_id, customer_id, invoice_id, status,
+                               next_attempt_at)
+                           SELECT 'claim', $1, $2, $1, 'pending', $4 FROM payers
+                           WHERE payer_id = $3 AND profile -> 'connection' ->> 'claims_endpoint' IS NOT NULL
+                           ON CONFLICT DO NOTHING""",
+                        invoice_id, data["customer_id"], party.get("payer_id"), event.time,
+                    )
             case InvoiceExceededEstimate.event_type:
                 await self._update(conn, invoice_id, event, "flagged = true")
-            case InvoiceSent.event_type:
-                await self._update(conn, invoice_id, event, "delivery = 'sent'")
-                await delivery_ended(conn, "invoice", invoice_id, "sent")
-            case InvoiceDeliveryFailed.event_type:
-                await self._update(conn, invoice_id, event, "delivery = 'failed'")
-                await delivery_ended(conn, "invoice", invoice_id, "failed")
+            case InvoiceSent.event_type | InvoiceDeliveryFailed.event_type:
+                outcome = "sent" if event.type == InvoiceSent.event_type else "failed"
+                await self._update(conn, invoice_id, event, f"delivery = '{outcome}'")
+                kind = "claim" if data["channel"] == DeliveryChannel.X12 else "invoice"
+                await delivery_ended(conn, kind, invoice_id, outcome)
             case RemittanceApplied.event_type:
                 settled = data["paid"] + data["written_off"] + data["transferred"]
                 await self._update(conn, invoice_id, event, "open_amount = open_amount - $3", settled)

@@ -299,6 +299,7 @@ class InvoiceExceededEstimate(DomainEvent):
 class DeliveryChannel(StrEnum):
     EMAIL = "email"
     LETTER = "letter"
+    X12 = "x12"  # an 837P claim submitted to the payer's clearinghouse, acknowledged by a 999
 
 
 class InvoiceSent(DomainEvent):
@@ -306,9 +307,11 @@ class InvoiceSent(DomainEvent):
     invoice_id: str
     customer_id: str
     channel: DeliveryChannel
-    recipient: str = Field(description="The e-mail address, or the addressee of the letter")
+    recipient: str = Field(
+        description="The e-mail address, the addressee of the letter, or the clearinghouse's claims endpoint"
+    )
     contact_point_id: str | None = None
-    reference: str = Field(description="The e-mail's Message-ID, or the print job")
+    reference: str = Field(description="The e-mail's Message-ID, the print job, or the 999's control number")
     sent_at: datetime
 
 

@@ -43,6 +43,8 @@ from services.invoicing.domain.events import (
     CreditNoteDeliveryFailed,
     CreditNoteSent,
     DeliveryChannel,
+    DeliveryFailed,
+    DocumentSent,
     InvoiceDeliveryFailed,
     InvoiceSent,
     StatementDeliveryFailed,
@@ -216,6 +218,13 @@ class Deliverer:
                 + "; ".join(acknowledgment.errors),
             )
 
+    def _outcomes(self, kind: str) -> tuple[type[DocumentSent], type[DeliveryFailed], Any]:
+        if kind == "statement":
+            return StatementSent, StatementDeliveryFailed, self.repos.statements
+        if kind == "credit_note":
+            return CreditNoteSent, CreditNoteDeliveryFailed, self.repos.invoices
+        return InvoiceSent, InvoiceDeliveryFailed, self.repos.invoices  # an invoice, or its claim
+
     async def _render(self, conn: asyncpg.Connection, item: Due) -> Rendered | None:
         seller = self.letterhead.seller.name
         if item.kind == "invoice":
@@ -287,39 +296,16 @@ class Deliverer:
         channel = where.channel if where else DeliveryChannel.EMAIL
         recipient = where.recipient if where else None
         contact_point = where.contact_point_id if where else None
-        event: Any
-        if item.kind in ("invoice", "claim"):
-            repository: Any = self.repos.invoices
-            if reference is not None and where is not None:
-                event = InvoiceSent(invoice_id=item.document_id, customer_id=item.customer_id, channel=channel,
-                                    recipient=where.recipient, contact_point_id=contact_point, reference=reference,
-                                    sent_at=now)
-            else:
-                event = InvoiceDeliveryFailed(invoice_id=item.document_id, customer_id=item.customer_id,
-                                              channel=channel, recipient=recipient, contact_point_id=contact_point,
-                                              reason=reason or "not delivered", bounced=bounced, failed_at=now)
-        elif item.kind == "credit_note":
-            repository = self.repos.invoices
-            if reference is not None and where is not None:
-                event = CreditNoteSent(credit_note_id=item.document_id, invoice_id=item.stream,
-                                       customer_id=item.customer_id, channel=channel, recipient=where.recipient,
-                                       contact_point_id=contact_point, reference=reference, sent_at=now)
-            else:
-                event = CreditNoteDeliveryFailed(credit_note_id=item.document_id, invoice_id=item.stream,
-                                                 customer_id=item.customer_id, channel=channel, recipient=recipient,
-                                                 contact_point_id=contact_point, reason=reason or "not delivered",
-                                                 bounced=bounced, failed_at=now)
+        sent_event, failed_event, repository = self._outcomes(item.kind)
+        ids = _document_ids(item)
+        event: DocumentSent | DeliveryFailed
+        if reference is not None and where is not None:
+            event = sent_event(**ids, customer_id=item.customer_id, channel=channel, recipient=where.recipient,
+                               contact_point_id=contact_point, reference=reference, sent_at=now)
         else:
-            repository = self.repos.statements
-            if reference is not None and where is not None:
-                event = StatementSent(statement_id=item.document_id, customer_id=item.customer_id, channel=channel,
-                                      recipient=where.recipient, contact_point_id=contact_point,
-                                      reference=reference, sent_at=now)
-            else:
-                event = StatementDeliveryFailed(statement_id=item.document_id, customer_id=item.customer_id,
-                                                channel=channel, recipient=recipient,
-                                                contact_point_id=contact_point, reason=reason or "not delivered",
-                                                bounced=bounced, failed_at=now)
+            event = failed_event(**ids, customer_id=item.customer_id, channel=channel, recipient=recipient,
+                                 contact_point_id=contact_point, reason=reason or "not delivered",
+                                 bounced=bounced, failed_at=now)
 
         async def once() -> None:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -334,3 +320,11 @@ class Deliverer:
         await retry_on_conflict(once)
         self.on_outcome("sent" if reference is not None else ("bounced" if bounced else "failed"))
 
+
+def _document_ids(item: Due) -> dict[str, str]:
+    """The ids a delivery event names its document by."""
+    if item.kind == "statement":
+        return {"statement_id": item.document_id}
+    if item.kind == "credit_note":
+        return {"credit_note_id": item.document_id, "invoice_id": item.stream}
+    return {"invoice_id": item.document_id}

@@ -302,25 +302,23 @@ class DeliveryChannel(StrEnum):
     X12 = "x12"  # an 837P claim submitted to the payer's clearinghouse, acknowledged by a 999
 
 
-class InvoiceSent(DomainEvent):
-    event_type = "billing.invoicing.InvoiceSent"
-    invoice_id: str
+class DocumentSent(DomainEvent):
+    """What every delivery event says: where the document went and the proof it went."""
+
     customer_id: str
     channel: DeliveryChannel
     recipient: str = Field(
         description="The e-mail address, the addressee of the letter, or the clearinghouse's claims endpoint"
     )
-    contact_point_id: str | None = None
+    contact_point_id: str | None = Field(None, description="The customer's contact point it went to")
     reference: str = Field(description="The e-mail's Message-ID, the print job, or the 999's control number")
     sent_at: datetime
 
 
-class InvoiceDeliveryFailed(DomainEvent):
-    """An invoice could not be delivered. ``bounced`` says the recipient was refused for good,
-    so registration can mark the contact point."""
+class DeliveryFailed(DomainEvent):
+    """A document could not be delivered. ``bounced`` says the recipient was refused for good, so
+    registration can mark the contact point."""
 
-    event_type = "billing.invoicing.InvoiceDeliveryFailed"
-    invoice_id: str
     customer_id: str
     channel: DeliveryChannel
     recipient: str | None
@@ -328,6 +326,19 @@ class InvoiceDeliveryFailed(DomainEvent):
     reason: str
     bounced: bool
     failed_at: datetime
+
+
+class InvoiceSent(DocumentSent):
+    """An invoice reached its party: by e-mail, as a letter queued for printing, or as a claim
+    the payer's clearinghouse acknowledged."""
+
+    event_type = "billing.invoicing.InvoiceSent"
+    invoice_id: str
+
+
+class InvoiceDeliveryFailed(DeliveryFailed):
+    event_type = "billing.invoicing.InvoiceDeliveryFailed"
+    invoice_id: str
 
 
 class RemittedLineOutcome(Value):
@@ -391,31 +402,18 @@ class CreditNoteIssued(DomainEvent):
     issued_at: datetime
 
 
-class CreditNoteSent(DomainEvent):
+class CreditNoteSent(DocumentSent):
     """A credit note reached the party it credits, like its invoice did."""
 
     event_type = "billing.invoicing.CreditNoteSent"
     credit_note_id: str
     invoice_id: str
-    customer_id: str
-    channel: DeliveryChannel
-    recipient: str
-    contact_point_id: str | None = None
-    reference: str
-    sent_at: datetime
 
 
-class CreditNoteDeliveryFailed(DomainEvent):
+class CreditNoteDeliveryFailed(DeliveryFailed):
     event_type = "billing.invoicing.CreditNoteDeliveryFailed"
     credit_note_id: str
     invoice_id: str
-    customer_id: str
-    channel: DeliveryChannel
-    recipient: str | None
-    contact_point_id: str | None = None
-    reason: str
-    bounced: bool
-    failed_at: datetime
 
 
 # -- statements ----------------------------------------------------------------------------------
@@ -444,27 +442,14 @@ class StatementIssued(DomainEvent):
     issued_at: datetime
 
 
-class StatementSent(DomainEvent):
+class StatementSent(DocumentSent):
     event_type = "billing.invoicing.StatementSent"
     statement_id: str
-    customer_id: str
-    channel: DeliveryChannel
-    recipient: str
-    contact_point_id: str | None = None
-    reference: str
-    sent_at: datetime
 
 
-class StatementDeliveryFailed(DomainEvent):
+class StatementDeliveryFailed(DeliveryFailed):
     event_type = "billing.invoicing.StatementDeliveryFailed"
     statement_id: str
-    customer_id: str
-    channel: DeliveryChannel
-    recipient: str | None
-    contact_point_id: str | None = None
-    reason: str
-    bounced: bool
-    failed_at: datetime
 
 
 INVOICING_EVENTS = EventRegistry(

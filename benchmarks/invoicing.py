@@ -1,6 +1,6 @@
 """Invoicing: the cost of a pyx12-validated 837P, and how fast encounters are billed.
 
-    .venv/bin/python -m benchmarks.invoicing            # full run, about 35 s
+    .venv/bin/python -m benchmarks.invoicing            # full run, about 2 minutes
     .venv/bin/python -m benchmarks.invoicing --quick    # smoke test, about 10 s; numbers mean nothing
 
 837P (no database): `validate_837p` on claims written by `build_837p` (primary, dependent and
@@ -22,6 +22,10 @@ must be gap-free, or the benchmark stops. Also the share of a single run's time 
 validation, and how often a billing transaction was waiting on a lock (pg_stat_activity sampled
 every 10 ms).
 
+Billing across processes: one process against two processes billing the same database at the
+same time (as two replicas of the service would), each the app on the same schema running one
+`billing_run`; encounters/s over the slower process's time, and the ratio.
+
 Method: --reps repetitions; within each, both contenders of a section run back to back, taking
 turns at going first. A figure is the median of its runs, a ratio the median of the
 per-repetition ratios.
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -437,6 +442,57 @@ async def measure_billing(encounters: int, reps: int) -> dict[str, list[float]]:
     return runs
 
 
+# -- billing across processes ----------------------------------------------------------------------
+
+
+async def bill_as_a_process(schema: str, start_at: float) -> None:
+    """One billing process of `measure_processes`: the app on ``schema``, one billing run once
+    every process is up, its figures as JSON on stdout."""
+    async with invoicing_app(schema) as app:
+        while time.time() < start_at:
+            await asyncio.sleep(0.005)  # the processes start billing together
+        started = time.perf_counter()
+        outcomes = await app.state.billing.billing_run(app.state.pool)
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"billed": sum(1 for o in outcomes if o.bill_id), "seconds": elapsed}))
+
+
+async def measure_processes(encounters: int, reps: int) -> dict[str, list[float]]:
+    """Encounters/s billed by one process against two processes on the same database, as two
+    replicas of the service would bill: the limit is then the number lock and the cores, not one
+    interpreter."""
+    schema = f"bench_invoicing_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(DSN)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    runs: dict[str, list[float]] = {}
+    try:
+        for rep in range(reps):
+            for processes in (1, 2)[:: 1 if rep % 2 == 0 else -1]:
+                label = f"p{processes}-{rep}"
+                async with invoicing_app(schema) as app:
+                    customers = [f"cus_{label}_{n:05d}" for n in range(encounters)]
+                    await register_customers(app.state.pool, customers)
+                    await record_encounters(app, customers, label)
+                start_at = time.time() + 10  # long enough for every process to be up
+                billers = [
+                    await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "benchmarks.invoicing", "--bill-schema", schema,
+                        "--start-at", str(start_at), stdout=asyncio.subprocess.PIPE,
+                    )
+                    for _ in range(processes)
+                ]
+                results = [json.loads((await p.communicate())[0].decode().strip().splitlines()[-1])
+                           for p in billers]
+                billed = sum(r["billed"] for r in results)
+                if billed != encounters:
+                    raise SystemExit(f"{label}: {billed} of {encounters} encounters billed")
+                runs.setdefault(str(processes), []).append(billed / max(r["seconds"] for r in results))
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+    return runs
+
+
 # -- report ----------------------------------------------------------------------------------------
 
 
@@ -496,6 +552,12 @@ async def main(arguments: argparse.Namespace) -> None:
     print(f"  waiting on a lock, share of time {statistics.median(billing['single lock waits']):8.0%} (one run), "
           f"{statistics.median(billing['two lock waits']):.0%} (two runs)")
 
+    processes = await measure_processes(arguments.encounters, arguments.reps)
+    print(f"billing across processes, {arguments.encounters} encounters per run, median of {arguments.reps} runs")
+    print(f"  one process (baseline)           {statistics.median(processes['1']):8.1f} encounters/s")
+    print(f"  two processes, one database      {statistics.median(processes['2']):8.1f} encounters/s")
+    print(f"  two/one                          {median_ratio(processes['2'], processes['1']):8.2f}x")
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -505,7 +567,12 @@ if __name__ == "__main__":
     parser.add_argument("--encounters", type=int, default=200, help="encounters billed per run")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny sizes, one repetition")
+    parser.add_argument("--bill-schema", help=argparse.SUPPRESS)  # one process of measure_processes
+    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
     parsed = parser.parse_args()
+    if parsed.bill_schema:
+        asyncio.run(bill_as_a_process(parsed.bill_schema, parsed.start_at))
+        raise SystemExit(0)
     if parsed.quick:
         parsed.claims, parsed.stock_claims, parsed.builds, parsed.encounters, parsed.reps = 6, 3, 200, 20, 1
     asyncio.run(main(parsed))

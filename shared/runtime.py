@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,6 +32,8 @@ from shared.http.metrics import PlatformMetrics
 from shared.kafka import start_reliable_producer
 from shared.relay import OutboxRelay
 from shared.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
 
 
 class Worker(Protocol):
@@ -103,3 +106,21 @@ async def service_runtime(
         if producer is not None:
             await producer.stop()
         await pool.close()
+
+
+class Every:
+    """A worker that runs ``work`` every ``interval_seconds``; a failed run is logged and the
+    next one runs on time."""
+
+    def __init__(self, interval_seconds: float, work: Callable[[], Awaitable[object]], name: str) -> None:
+        self.interval_seconds = interval_seconds
+        self.work = work
+        self.name = name
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.work()
+            except Exception:
+                log.exception("%s failed", self.name)
+            await asyncio.sleep(self.interval_seconds)

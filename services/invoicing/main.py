@@ -7,10 +7,8 @@ injected clock and a local SMTP server."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,11 +41,10 @@ from shared.clock import Clock, SystemClock
 from shared.db import migrations_in, platform_migrations
 from shared.eventstore.repository import EventSourcedRepository
 from shared.http.app import create_service_app
-from shared.runtime import service_runtime
+from shared.runtime import Every, service_runtime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION = "1.0.0"
-log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -126,24 +123,6 @@ def create_app(
     )
     install_domain_problems(app)
     return app
-
-
-class Every:
-    """A worker that runs ``work`` every ``interval_seconds``; a failed run is logged and the
-    next one runs on time."""
-
-    def __init__(self, interval_seconds: float, work: Callable[[], Awaitable[object]], name: str) -> None:
-        self.interval_seconds = interval_seconds
-        self.work = work
-        self.name = name
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.work()
-            except Exception:
-                log.exception("%s failed", self.name)
-            await asyncio.sleep(self.interval_seconds)
 
 
 async def statements_due(billing: Billing, pool: asyncpg.Pool, clock: Clock, settings: InvoicingSettings) -> None:

@@ -7,7 +7,6 @@ pending is skipped, and the aggregate refuses a duplicate pending check anyway."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -18,6 +17,7 @@ from services.eligibility.application.handlers import Verifications
 from services.eligibility.application.registration_feed import check_request, coverage_terms
 from services.eligibility.domain.events import CheckTrigger
 from shared.eventstore import retry_on_conflict
+from shared.runtime import Every
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,12 @@ class Reverifier:
         self.interval_seconds = interval_seconds
 
     async def run(self) -> None:
-        while True:
-            try:
-                requested = await reverify_going_stale(
-                    self.pool, self.verifications, today=self.verifications.clock.today(),
-                    lead_days=self.lead_days, service_types=self.service_types,
-                )
-                if requested:
-                    log.info("asked again about %d coverages going stale", len(requested))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("re-verification pass failed")
-            await asyncio.sleep(self.interval_seconds)
+        await Every(self.interval_seconds, self.run_once, "re-verification pass").run()
+
+    async def run_once(self) -> None:
+        requested = await reverify_going_stale(
+            self.pool, self.verifications, today=self.verifications.clock.today(),
+            lead_days=self.lead_days, service_types=self.service_types,
+        )
+        if requested:
+            log.info("asked again about %d coverages going stale", len(requested))

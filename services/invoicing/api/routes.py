@@ -57,7 +57,7 @@ from services.invoicing.application.documents import (
 )
 from services.invoicing.domain.charge import ChargeEntry
 from services.invoicing.domain.codes import CodeLookup
-from services.invoicing.domain.events import MappedCode
+from services.invoicing.domain.events import ChargeRecorded
 from services.invoicing.domain.invoice import Invoice
 from shared.eventstore import ConcurrencyConflict
 from shared.http.idempotency import IdempotentResult
@@ -137,7 +137,7 @@ async def crosswalk_versions(payer_id: str, principal: Reader, pool: PoolDep, bi
         book = await billing.repos.crosswalks.get_or_new(payer_id, connection=conn)
     return CrosswalkVersionsPublic(items=[
         CrosswalkVersionPublic(payer_id=payer_id, version=p.version, effective_from=p.effective_from,
-                               effective_to=p.effective_to, entries=[MappedCode.model_validate(e.model_dump()) for e in p.entries])
+                               effective_to=p.effective_to, entries=p.entries)
         for p in book.published
     ])
 
@@ -145,15 +145,21 @@ async def crosswalk_versions(payer_id: str, principal: Reader, pool: PoolDep, bi
 # -- charges -------------------------------------------------------------------------------------
 
 
-async def _charge_public(conn: asyncpg.Connection, billing: Billing, charge_id: str) -> ChargePublic:
-    charge = await billing.repos.charges.get_or_new(charge_id, connection=conn)
-    if charge.recorded is None:
-        raise ChargeNotFound(charge_id)
-    row = await conn.fetchrow("SELECT status, bill_id FROM charges WHERE charge_id = $1", charge_id)
+CHARGE_COLUMNS = "charge, status, bill_id, version"
+
+
+def _charge_row_public(row: asyncpg.Record) -> ChargePublic:
     return ChargePublic(
-        charge=charge.recorded, status=row["status"] if row else "unbilled",
-        bill_id=row["bill_id"] if row else None, version=charge.version,
+        charge=ChargeRecorded.model_validate_json(row["charge"]), status=row["status"],
+        bill_id=row["bill_id"], version=row["version"],
     )
+
+
+async def _charge_public(conn: asyncpg.Connection, charge_id: str) -> ChargePublic:
+    row = await conn.fetchrow(f"SELECT {CHARGE_COLUMNS} FROM charges WHERE charge_id = $1", charge_id)
+    if row is None:
+        raise ChargeNotFound(charge_id)
+    return _charge_row_public(row)
 
 
 @router.post("/charges", status_code=201, response_model=ChargePublic, tags=["charges"],
@@ -165,26 +171,26 @@ async def record_charge(body: ChargeEntry, write: Creation, billing: BillingDep)
 
     async def record(conn: asyncpg.Connection) -> IdempotentResult:
         await billing.record_charge(conn, charge_id, body, write.principal.system)
-        public = await _charge_public(conn, billing, charge_id)
+        public = await _charge_public(conn, charge_id)
         return IdempotentResult(201, public.model_dump(mode="json"), {"Location": f"/v1/charges/{charge_id}"})
 
     return await write.run(body, record)
 
 
 @router.get("/charges/{charge_id}", response_model=ChargePublic, tags=["charges"], summary="One charge")
-async def get_charge(charge_id: str, principal: Reader, pool: PoolDep, billing: BillingDep) -> ChargePublic:
+async def get_charge(charge_id: str, principal: Reader, pool: PoolDep) -> ChargePublic:
     async with pool.acquire() as conn:
-        return await _charge_public(conn, billing, charge_id)
+        return await _charge_public(conn, charge_id)
 
 
 @router.get("/customers/{customer_id}/charges", response_model=ChargesPublic, tags=["charges"],
             summary="A customer's charges")
-async def customer_charges(customer_id: str, principal: Reader, pool: PoolDep, billing: BillingDep) -> ChargesPublic:
-    async with pool.acquire() as conn:
-        ids = await conn.fetch(
-            "SELECT charge_id FROM charges WHERE customer_id = $1 ORDER BY service_date, recorded_at", customer_id
-        )
-        return ChargesPublic(items=[await _charge_public(conn, billing, r["charge_id"]) for r in ids])
+async def customer_charges(customer_id: str, principal: Reader, pool: PoolDep) -> ChargesPublic:
+    rows = await pool.fetch(
+        f"SELECT {CHARGE_COLUMNS} FROM charges WHERE customer_id = $1 ORDER BY service_date, recorded_at",
+        customer_id,
+    )
+    return ChargesPublic(items=[_charge_row_public(row) for row in rows])
 
 
 @router.post("/charges/{charge_id}/reversal", response_model=ReversalPublic, tags=["charges"],
@@ -195,7 +201,7 @@ async def reverse_charge(charge_id: str, body: Reversal, write: Change, billing:
 
     async def reverse(conn: asyncpg.Connection) -> IdempotentResult:
         _, notes = await billing.reverse_charge(conn, charge_id, body.reason, write.principal.system)
-        public = ReversalPublic(charge=await _charge_public(conn, billing, charge_id), credit_notes=notes)
+        public = ReversalPublic(charge=await _charge_public(conn, charge_id), credit_notes=notes)
         return IdempotentResult(200, public.model_dump(mode="json"), {})
 
     return await write.run(body, reverse)
@@ -217,7 +223,7 @@ async def billing_run(body: BillingRunRequest, principal: Operator, pool: PoolDe
 # -- invoices ------------------------------------------------------------------------------------
 
 
-def _invoice_public(invoice: Invoice, remittances: list, deliveries: list) -> InvoicePublic:
+def _invoice_public(invoice: Invoice) -> InvoicePublic:
     issued, held = invoice.issued, invoice.held
     return InvoicePublic(
         invoice_id=invoice.invoice_id, version=invoice.version, status=invoice.status.value,
@@ -230,14 +236,14 @@ def _invoice_public(invoice: Invoice, remittances: list, deliveries: list) -> In
         transferred_from=issued.transferred_from if issued else None,
         transfer_reason=issued.transfer_reason if issued else None, claim=issued.claim if issued else None,
         estimate=issued.estimate if issued else None, flagged=invoice.flagged,
-        credit_notes=invoice.credit_notes, remittances=remittances, deliveries=deliveries,
+        credit_notes=invoice.credit_notes, remittances=invoice.remittance_events, deliveries=invoice.deliveries,
         credit_note_deliveries=invoice.credit_note_deliveries,
     )
 
 
 async def _load_invoice(conn: asyncpg.Connection, billing: Billing, invoice_id: str) -> InvoicePublic:
     invoice = await billing.invoice(conn, invoice_id)
-    return _invoice_public(invoice, invoice.remittance_events, invoice.deliveries)
+    return _invoice_public(invoice)
 
 
 @router.get("/invoices", response_model=InvoicesPublic, tags=["invoices"], summary="Invoices, newest first")

@@ -264,7 +264,7 @@ class Billing:
             )
         except ValueError as error:
             raise RuleViolated("entries", str(error)) from None
-        check_publishable(candidate, await self.crosswalk_versions(conn, payer_id), profile["code_system"])
+        check_publishable(candidate, [_version(published) for published in book.published], profile["code_system"])
         await self.repos.crosswalks.save(payer_id, book, [CrosswalkPublished(
             payer_id=payer_id, version=number, effective_from=effective_from, effective_to=effective_to,
             entries=list(entries), published_by=published_by, published_at=self.clock.now(),
@@ -272,14 +272,21 @@ class Billing:
         await self.release_held(conn, payer_id)
         return book
 
-    async def crosswalk_versions(self, conn: asyncpg.Connection, payer_id: str) -> list[CrosswalkVersion]:
-        book = await self.repos.crosswalks.get_or_new(payer_id, connection=conn)
+    @staticmethod
+    async def crosswalk_versions(conn: asyncpg.Connection, payer_id: str) -> list[CrosswalkVersion]:
+        """The payer's published versions, from the crosswalks read model (billing reads them for
+        every bill to a payer; the stream is replayed only to publish)."""
+        rows = await conn.fetch(
+            """SELECT version, effective_from, effective_to, entries FROM crosswalks
+               WHERE payer_id = $1 ORDER BY version""",
+            payer_id,
+        )
         return [
             CrosswalkVersion(
-                payer_id=payer_id, version=published.version, effective_from=published.effective_from,
-                effective_to=published.effective_to, entries=[_entry(e) for e in published.entries],
+                payer_id=payer_id, version=row["version"], effective_from=row["effective_from"],
+                effective_to=row["effective_to"], entries=json.loads(row["entries"]),
             )
-            for published in book.published
+            for row in rows
         ]
 
     # -- billing ---------------------------------------------------------------------------------
@@ -534,6 +541,7 @@ class Billing:
                ORDER BY updated_at FOR UPDATE SKIP LOCKED""",
             payer_id,
         )
+        profile = await payer_profile(conn, payer_id)
         released = 0
         for row in rows:
             invoice = await self.repos.invoices.get(row["invoice_id"], connection=conn)
@@ -543,7 +551,6 @@ class Billing:
             if not lines:
                 await self._withdraw(conn, invoice, "every charge on it was reversed while it was held")
                 continue
-            profile = await payer_profile(conn, payer_id)
             payer_lines, reasons = await self._payer_lines(conn, payer_id, profile, lines)
             if reasons or profile is None:
                 continue
@@ -775,6 +782,13 @@ class Billing:
 
 def _entry(entry: MappedCode) -> CrosswalkEntry:
     return CrosswalkEntry.model_validate(entry.model_dump())
+
+
+def _version(published: CrosswalkPublished) -> CrosswalkVersion:
+    return CrosswalkVersion(
+        payer_id=published.payer_id, version=published.version, effective_from=published.effective_from,
+        effective_to=published.effective_to, entries=[_entry(entry) for entry in published.entries],
+    )
 
 
 def _lines_for(charges: Sequence[ChargeRecorded], split: EncounterSplit, party: str) -> list[InvoiceLine]:

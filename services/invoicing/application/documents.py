@@ -15,7 +15,6 @@ from services.invoicing.domain.bill import Statement
 from services.invoicing.domain.events import (
     CreditNoteIssued,
     DeliveryChannel,
-    InvoiceIssued,
     PartyKind,
 )
 from services.invoicing.domain.invoice import Invoice
@@ -49,8 +48,7 @@ class NoUsableContact(Exception):
     """Neither an e-mail the party may receive bills at nor a postal address is on file."""
 
 
-async def bill_to(conn: asyncpg.Connection, issued: InvoiceIssued | None, customer_id: str,
-                  payer_id: str | None) -> PrintedParty:
+async def bill_to(conn: asyncpg.Connection, customer_id: str, payer_id: str | None) -> PrintedParty:
     if payer_id is not None:
         profile = await payer_profile(conn, payer_id) or {}
         contact = profile.get("billing_contact") or {}
@@ -93,7 +91,7 @@ async def printable_invoice(conn: asyncpg.Connection, invoice: Invoice, letterhe
     return PrintableInvoice(
         kind="invoice", number=issued.number, issue_date=issued.issue_date, due_date=issued.due_date,
         payment_terms=issued.payment_terms, currency=issued.currency, seller=letterhead.seller,
-        bill_to=await bill_to(conn, issued, issued.customer_id, issued.party.payer_id),
+        bill_to=await bill_to(conn, issued.customer_id, issued.party.payer_id),
         lines=[
             PrintedLine(
                 description=line.description, code=_code_label(line.code.system, line.code.code, line.code.modifiers),
@@ -113,7 +111,7 @@ async def printable_credit_note(
     by_line = {line.line_id: line for line in issued.lines}
     return PrintableInvoice(
         kind="credit_note", number=note.number, issue_date=note.issue_date, currency=note.currency,
-        seller=letterhead.seller, bill_to=await bill_to(conn, issued, issued.customer_id, issued.party.payer_id),
+        seller=letterhead.seller, bill_to=await bill_to(conn, issued.customer_id, issued.party.payer_id),
         lines=[
             PrintedLine(
                 description=by_line[line.line_id].description, service_date=by_line[line.line_id].service_date,
@@ -133,7 +131,7 @@ async def printable_statement(
     assert issued is not None
     return PrintableStatement(
         number=issued.number, statement_date=issued.statement_date, currency=issued.currency,
-        seller=letterhead.seller, customer=await bill_to(conn, None, issued.customer_id, None),
+        seller=letterhead.seller, customer=await bill_to(conn, issued.customer_id, None),
         items=[
             StatementItem(
                 number=item.number, issue_date=item.issue_date, due_date=item.due_date,

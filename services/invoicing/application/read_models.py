@@ -61,14 +61,15 @@ class ChargeLedger:
         if event.type == ChargeRecorded.event_type:
             await conn.execute(
                 """INSERT INTO charges (charge_id, customer_id, service_date, encounter, amount, currency,
-                       status, charge, recorded_at)
-                   VALUES ($1, $2, $3::text::date, $4, $5, $6, 'unbilled', $7, $8)""",
+                       status, charge, version, recorded_at)
+                   VALUES ($1, $2, $3::text::date, $4, $5, $6, 'unbilled', $7, 1, $8)""",
                 data["charge_id"], data["customer_id"], data["service_date"], data["encounter"],
                 data["amount"], data["currency"], json.dumps(data), event.time,
             )
         elif event.type == ChargeReversed.event_type:
             await conn.execute(
-                "UPDATE charges SET status = 'reversed' WHERE charge_id = $1", data["charge_id"]
+                "UPDATE charges SET status = 'reversed', version = version + 1 WHERE charge_id = $1",
+                data["charge_id"],
             )
         else:
             await conn.execute(

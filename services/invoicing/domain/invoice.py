@@ -52,7 +52,6 @@ class Invoice(FoldedFromEvents):
         self.written_off = 0
         self.transferred = 0
         self.paid_by_payer = 0
-        self.remittances: set[str] = set()
         self.remittance_events: list[RemittanceApplied] = []
         self.credit_notes: list[CreditNoteIssued] = []
         self.deliveries: list[InvoiceSent | InvoiceDeliveryFailed] = []
@@ -60,6 +59,11 @@ class Invoice(FoldedFromEvents):
         self.flagged = False
 
     # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def remittances(self) -> set[str]:
+        """The remittances applied to it, by id."""
+        return {applied.remittance_id for applied in self.remittance_events}
 
     @property
     def number(self) -> str | None:
@@ -159,7 +163,6 @@ class Invoice(FoldedFromEvents):
             case CreditNoteSent() | CreditNoteDeliveryFailed():
                 self.credit_note_deliveries.append(event)
             case RemittanceApplied():
-                self.remittances.add(event.remittance_id)
                 self.remittance_events.append(event)
                 self.paid_by_payer += event.paid
                 self.written_off += event.written_off

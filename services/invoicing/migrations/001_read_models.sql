@@ -82,7 +82,8 @@ CREATE TABLE charges (
     currency text NOT NULL,
     status text NOT NULL,  -- unbilled, billed, reversed
     bill_id text,
-    charge jsonb NOT NULL,
+    charge jsonb NOT NULL,  -- the ChargeRecorded event
+    version int NOT NULL,  -- of the charge's stream
     recorded_at timestamptz NOT NULL
 );
 CREATE INDEX charges_unbilled ON charges (customer_id, encounter) WHERE status = 'unbilled';

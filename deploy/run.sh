@@ -10,7 +10,7 @@ LOGS="$ROOT/.run/logs"
 mkdir -p "$LOGS"
 
 # name:port — the services that exist; each reads <NAME>_* settings (see README).
-SERVICES=("registration:8001" "eligibility:8002" "invoicing:8003")
+SERVICES=("registration:8001" "eligibility:8002" "invoicing:8003" "payments:8004")
 # The payer simulator: a stand-in for a clearinghouse that answers X12 270s with 271s from
 # simulators/clearinghouse/members.toml. Real deployments point payers at real clearinghouses.
 SIMULATOR_PORT="${CLEARINGHOUSE_SIMULATOR_PORT:-8090}"
@@ -87,6 +87,19 @@ for file in "$ROOT"/services/invoicing/codes/*.csv; do
         && echo "invoicing catalogue: $system loaded from $(basename "$file")"
 done
 echo "invoicing sends mail to the development mailbox on :$MAILBOX_PORT (kept in .run/mail/)"
+
+# How the demo clinic's customers pay, as demands and statements print it.
+curl -sf -o /dev/null -X PUT "http://127.0.0.1:${PAYMENTS_HTTP_PORT}/v1/businesses/clinic/payment-instructions" \
+    -H "Authorization: Bearer dev-token-change-me" -H "Content-Type: application/json" \
+    -H "Idempotency-Key: demo-instructions-clinic" \
+    -d '{"business_name": "Example Community Clinic",
+         "options": [{"method": "card", "label": "Pay online", "url": "https://pay.clinic.example"},
+                     {"method": "bank_transfer", "label": "Bank transfer", "account_name": "Example Community Clinic",
+                      "bank_name": "First Example Bank", "routing_number": "011000015", "account_number": "123456789",
+                      "reference_hint": "your invoice number"},
+                     {"method": "cheque", "label": "By cheque", "payable_to": "Example Community Clinic",
+                      "address_lines": ["100 Main Street", "Springfield, IL 62701"]}]}' \
+    && echo "payments: how to pay at the demo clinic is published (GET /v1/businesses/clinic/payment-instructions)"
 
 echo "development token: Authorization: Bearer dev-token-change-me"
 echo "logs: .run/logs/   Ctrl-C stops the services (deploy/infra.sh down stops PostgreSQL and Kafka)"

@@ -18,15 +18,16 @@ log = logging.getLogger(__name__)
 
 # One statement per append, so an append outside a caller's transaction is a single round trip
 # and atomic by itself. The expected version is checked against the stream's previous event: it
-# must exist (no gaps) and come from an older transaction than this one, so a stream's versions
-# and the global (xid, position) order always agree. A concurrent append of the same version
+# must exist (no gaps) and come from this transaction or an older one, so a stream's versions and
+# the global (xid, position) order always agree (within one transaction positions grow with the
+# versions, so a use case may append to a stream more than once before it commits). A concurrent append of the same version
 # trips the (stream_id, version) unique constraint. There is no NOTIFY in here: NOTIFY takes a
 # database-wide lock from commit to the WAL flush and so serialises every appending transaction;
 # the relay is woken after the fact instead (see _WakeUp).
 _PREVIOUS_EVENT_IS_OLDER = """
     ($2::integer = 0 OR EXISTS (
         SELECT 1 FROM events
-        WHERE stream_id = $1 AND version = $2 AND xid < pg_current_xact_id()))
+        WHERE stream_id = $1 AND version = $2 AND xid <= pg_current_xact_id()))
 """
 
 _APPEND_ONE = f"""

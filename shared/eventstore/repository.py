@@ -76,16 +76,18 @@ class EventSourcedRepository(Generic[A]):
         )
 
     async def save(
-        self, aggregate_id: str, aggregate: A, events: Sequence[DomainEvent], *, subject: str,
-        connection: asyncpg.Connection,
+        self, aggregate_id: str, aggregate: A, events: Sequence[DomainEvent], *,
+        subject: str | Callable[[DomainEvent], str], connection: asyncpg.Connection,
     ) -> list[EventEnvelope]:
         """Append ``events`` after the version ``aggregate`` was loaded at, update the inline
-        read models, then fold the events in. ``subject`` is the Kafka key (the customer id)."""
+        read models, then fold the events in. ``subject`` is the Kafka key (the customer id), or
+        a function giving each event's when they concern different customers."""
         if not events:
             return []
+        subject_of = subject if callable(subject) else (lambda _: subject)
         envelopes = [
             EventEnvelope.wrap(
-                event, source=self.source, subject=subject, time=self.clock.now(),
+                event, source=self.source, subject=subject_of(event), time=self.clock.now(),
                 correlation_id=correlation.current_correlation_id(),
                 causation_id=correlation.current_causation_id(),
             )

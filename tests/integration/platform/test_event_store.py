@@ -90,6 +90,19 @@ async def test_a_stream_is_never_appended_from_an_older_transaction(
         await transaction.rollback()
 
 
+async def test_one_transaction_may_append_to_a_stream_twice_in_version_order(
+    store: PostgresEventStore, schema_pool: asyncpg.Pool
+) -> None:
+    """A use case that decides in steps (take a payment, then allocate it) appends twice before it
+    commits; the versions and the global order still agree."""
+    async with schema_pool.acquire() as conn, conn.transaction():
+        assert await store.append("s-1", 0, [an_event(n=1)], connection=conn) == 1
+        assert await store.append("s-1", 1, [an_event(n=2), an_event(n=3)], connection=conn) == 3
+    recorded = await store.read_stream("s-1")
+    assert [r.version for r in recorded] == [1, 2, 3]
+    assert [r.global_position for r in recorded] == sorted(r.global_position for r in recorded)
+
+
 async def test_global_reader_never_skips_an_event_that_commits_late(
     store: PostgresEventStore, schema_pool: asyncpg.Pool
 ) -> None:

@@ -1,0 +1,81 @@
+"""What payments folds from invoicing's events: every invoice and what it asks before payments
+(its total, less credit notes, write-offs and what moved on to the next party; nothing once
+voided).
+
+Applied in the consumer's inbox transaction, so a redelivered event changes nothing twice. Two
+reactions run in that same transaction: an invoice that now asks less than was paid on it gives
+the excess back to its payments as credit, and a new customer invoice is paid from the account's
+credit when the policy says so."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import asyncpg
+
+from services.payments.adapters.upstream_events import (
+    READERS,
+    CreditNoteIssued,
+    InvoiceIssued,
+    InvoiceVoided,
+    RemittanceApplied,
+)
+from shared.envelope import EventEnvelope
+
+
+class Reactions(Protocol):
+    async def release_excess(self, conn: asyncpg.Connection, invoice_id: str, reason: str) -> int: ...
+
+    async def invoice_issued(self, conn: asyncpg.Connection, customer_id: str, currency: str) -> None: ...
+
+
+class InvoicingFeed:
+    """A projection of invoicing's events. Without ``reactions`` it only folds: an operator's
+    rebuild must not move money again."""
+
+    name = "payments.feeds"
+    tables = ("invoices",)
+    event_types = frozenset(READERS)
+
+    def __init__(self, reactions: Reactions | None) -> None:
+        self.reactions = reactions
+
+    async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        # a payload that does not fit the contract raises ValidationError: the consumer dead-letters it
+        match READERS[event.type].model_validate(event.data):
+            case InvoiceIssued() as issued:
+                await conn.execute(
+                    """INSERT INTO invoices (invoice_id, number, customer_id, billed_party, payer_id, payer_kind,
+                           currency, total, issue_date, due_date, updated_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                       ON CONFLICT (invoice_id) DO NOTHING""",
+                    issued.invoice_id, issued.number, issued.customer_id, issued.party.kind, issued.party.payer_id,
+                    issued.party.payer_kind, issued.currency, issued.total, issued.issue_date, issued.due_date,
+                    event.time,
+                )
+                if self.reactions is not None and issued.party.kind == "customer":
+                    await self.reactions.invoice_issued(conn, issued.customer_id, issued.currency)
+            case CreditNoteIssued() as credit:
+                await self._adjust(conn, event, credit.invoice_id, "credited = credited + $2", credit.total,
+                                   "a credit note lowered the invoice")
+            case RemittanceApplied() as applied:
+                await self._adjust(
+                    conn, event, applied.invoice_id,
+                    "written_off = written_off + $2, transferred = transferred + $3",
+                    applied.written_off, "the payer's remittance wrote off or moved on part of the invoice",
+                    applied.transferred,
+                )
+            case InvoiceVoided() as voided:
+                await self._adjust(conn, event, voided.invoice_id, "voided = true", None, "the invoice was voided")
+
+    async def _adjust(
+        self, conn: asyncpg.Connection, event: EventEnvelope, invoice_id: str, assignments: str,
+        first: int | None, reason: str, second: int | None = None,
+    ) -> None:
+        arguments: list[object] = [invoice_id] + [v for v in (first, second) if v is not None]
+        await conn.execute(
+            f"UPDATE invoices SET {assignments}, updated_at = ${len(arguments) + 1} WHERE invoice_id = $1",
+            *arguments, event.time,
+        )
+        if self.reactions is not None:
+            await self.reactions.release_excess(conn, invoice_id, reason)

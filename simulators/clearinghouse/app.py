@@ -15,7 +15,9 @@ own status and benefits when the record gives them and the subscriber's otherwis
 subscriber is AAA 75 in 2100C; an unknown dependent of a known subscriber is AAA 67 in 2100D.
 
 It also takes 837P claims (``POST /x12/837``) and answers each interchange with a 999
-acknowledgment (simulators/clearinghouse/claims.py); ``GET /claims`` lists what it received.
+acknowledgment (simulators/clearinghouse/claims.py); ``GET /claims`` lists what it received. A test
+then has the payer pay claims it received (``POST /x12/835``): it answers with the 835 remittance
+advice for them, adjudicated as the request says (simulators/clearinghouse/remittance.py).
 
 It writes its 271s itself from the generic pieces of ``shared.x12`` and never imports the
 eligibility service: a round trip through it checks the service's 270 writer and 271 reader
@@ -39,6 +41,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.http.problems import Problem, problem_response
 from shared.x12 import (
     Repeated,
     Segment,
@@ -53,7 +56,17 @@ from shared.x12 import (
     wrap_interchange,
     wrap_transaction_set,
 )
-from simulators.clearinghouse.claims import Invalid837, read_837, write_999
+from simulators.clearinghouse.claims import Invalid837, ReceivedClaim, read_837, write_999
+from simulators.clearinghouse.remittance import (
+    CasAdjustment,
+    LineInstruction,
+    ProviderLevelAdjustment,
+    Remittance,
+    RemittancePayee,
+    RemittancePayer,
+    adjudicate,
+    write_835,
+)
 
 BUNDLED_MEMBERS = Path(__file__).parent / "members.toml"
 X12_MEDIA_TYPE = "application/edi-x12"
@@ -159,6 +172,64 @@ class SimulatedMember(BaseModel):
     ) -> SimulatedDependent | None:
         """The member's dependent that a 270's patient (NM1*03 and DMG of 2100D) is, if any."""
         return next((d for d in self.dependents if d.matches(given, family, dob)), None)
+
+
+class AdjustmentRequest(BaseModel):
+    """One CAS reason a test wants on a line: group, CARC and amount in cents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: Literal["CO", "PR", "OA", "PI"]
+    reason_code: str = Field(pattern=r"^[A-Z0-9]{1,5}$", examples=["45"])
+    amount: int = Field(ge=0, description="Minor units")
+
+
+class LineRemittanceRequest(BaseModel):
+    """How to adjudicate one line of a received claim, named by its REF*6R."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_reference: str = Field(min_length=1)
+    paid: int | None = Field(
+        None, ge=0, description="Minor units; absent: the charge less the adjustments"
+    )
+    adjustments: list[AdjustmentRequest] = Field(
+        [], description="What the charge does not pay is written off as CO-45 unless said here"
+    )
+
+
+class ClaimRemittanceRequest(BaseModel):
+    """How to adjudicate one received claim; lines left out are paid in full."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claim_reference: str = Field(min_length=1, description="CLM01 of a claim received")
+    lines: list[LineRemittanceRequest] = []
+    denied: bool = Field(
+        False, description="Deny every line (CLP02 4): paid nothing, CO-50 unless adjusted here"
+    )
+
+
+class ProviderAdjustmentRequest(BaseModel):
+    """One PLB adjustment: positive takes from the payment, negative (interest) adds to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["L6", "WO"])
+    reference: str | None = None
+    amount: int = Field(description="Minor units")
+
+
+class RemittanceRequest(BaseModel):
+    """A payment for claims the simulator received, to be answered with an 835."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace_number: str = Field(pattern=r"^[A-Za-z0-9-]{1,50}$", description="TRN02")
+    payment_date: date
+    method: Literal["ACH", "CHK"] = "ACH"
+    claims: list[ClaimRemittanceRequest] = Field(min_length=1)
+    provider_adjustments: list[ProviderAdjustmentRequest] = []
 
 
 class Invalid270(ValueError):
@@ -454,6 +525,51 @@ def _decimal(value: Decimal | None) -> str:
     return format_decimal(value) if value is not None else ""
 
 
+def remittance_for(
+    request: RemittanceRequest, claims: Sequence[ReceivedClaim], *, control_number: int
+) -> Remittance:
+    """The payment ``request`` asks for, of ``claims`` (the received claims it names, in order),
+    by their payer to their billing provider. Raises ``ValueError`` when the claims were sent to
+    different payers or by different providers (one 835 is one payment), or when the request
+    adjudicates a line that is not there or pays and adjusts more than its charge."""
+    parties = {
+        (c.clearinghouse_id, c.submitter_id, c.payer_id, c.billing_provider_npi) for c in claims
+    }
+    if len(parties) > 1:
+        raise ValueError("one 835 pays one provider for one payer; these claims differ")
+    adjudications = [
+        adjudicate(
+            received,
+            payer_claim_number=f"SIM{control_number:06d}{number:03d}",
+            instructions=[
+                LineInstruction(
+                    line_reference=line.line_reference,
+                    paid=line.paid,
+                    adjustments=tuple(
+                        CasAdjustment(a.group, a.reason_code, a.amount) for a in line.adjustments
+                    ),
+                )
+                for line in claim.lines
+            ],
+            denied=claim.denied,
+        )
+        for number, (claim, received) in enumerate(zip(request.claims, claims, strict=True), 1)
+    ]
+    first = claims[0]
+    return Remittance(
+        payer=RemittancePayer(name=first.payer_name, identifier=first.payer_id),
+        payee=RemittancePayee(name=first.billing_provider_name, npi=first.billing_provider_npi),
+        trace_number=request.trace_number,
+        payment_date=request.payment_date,
+        method=request.method,
+        claims=tuple(adjudications),
+        provider_adjustments=tuple(
+            ProviderLevelAdjustment(p.reason_code, p.amount, p.reference)
+            for p in request.provider_adjustments
+        ),
+    )
+
+
 def load_members(path: Path = BUNDLED_MEMBERS) -> dict[str, dict[str, Any]]:
     """Member records from a TOML file of ``[[members]]`` tables, by member id."""
     with path.open("rb") as file:
@@ -471,6 +587,7 @@ def create_app(members: Mapping[str, Mapping[str, Any]]) -> FastAPI:
         table[member_id] = member
     inquiries: Counter[str] = Counter()
     received: list[str] = []
+    received_claims: dict[str, ReceivedClaim] = {}
     control_numbers = itertools.count(1)
 
     app = FastAPI(
@@ -510,10 +627,47 @@ def create_app(members: Mapping[str, Mapping[str, Any]]) -> FastAPI:
         try:
             interchange, claims = read_837((await request.body()).decode("utf-8"))
         except (Invalid837, UnicodeDecodeError) as error:
-            return PlainTextResponse(f"not an interchange of 837 claims: {error}\n", status_code=400)
+            return PlainTextResponse(
+                f"not an interchange of 837 claims: {error}\n", status_code=400
+            )
         received.extend(claim.claim_reference for claim in claims)
+        received_claims.update((claim.claim_reference, claim) for claim in claims)
         document = write_999(
-            interchange, claims, table, control_number=next(control_numbers), answered_at=datetime.now(UTC)
+            interchange,
+            claims,
+            table,
+            control_number=next(control_numbers),
+            answered_at=datetime.now(UTC),
+        )
+        return Response(document, media_type=X12_MEDIA_TYPE)
+
+    @app.post(
+        "/x12/835",
+        summary="Pay claims received, answering with their 835 remittance advice",
+        response_class=Response,
+        responses={200: {"content": {X12_MEDIA_TYPE: {}}}},
+    )
+    async def pay_claims(body: RemittanceRequest, request: Request) -> Response:
+        unknown = [
+            c.claim_reference for c in body.claims if c.claim_reference not in received_claims
+        ]
+        if unknown:
+            detail = f"no claim {', '.join(unknown)} was received"
+            return problem_response(
+                Problem(404, detail=detail, slug="unknown-claim"), request.url.path
+            )
+        claims = [received_claims[c.claim_reference] for c in body.claims]
+        control_number = next(control_numbers)
+        try:
+            remittance = remittance_for(body, claims, control_number=control_number)
+        except ValueError as error:
+            return problem_response(Problem(422, detail=str(error)), request.url.path)
+        document = write_835(
+            remittance,
+            sender_id=claims[0].clearinghouse_id,
+            receiver_id=claims[0].submitter_id,
+            control_number=control_number,
+            created_at=datetime.now(UTC),
         )
         return Response(document, media_type=X12_MEDIA_TYPE)
 

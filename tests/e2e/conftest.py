@@ -237,3 +237,30 @@ async def invoicing_process(database_url: str, kafka_bootstrap: str, tmp_path: P
             yield service
         finally:
             service.stop()
+
+
+@pytest.fixture
+async def payments_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    """Payments as operators run it, reading invoicing's events from now on."""
+    group_id = f"payments.feeds.e2e-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(kafka_bootstrap, group_id, "invoicing.events")
+    async with scratch_schema(database_url, "e2e_payments") as schema:
+        port = free_port()
+        service = ServiceProcess(
+            module="services.payments",
+            environment={
+                "PAYMENTS_ENVIRONMENT": "test",
+                "PAYMENTS_DATABASE_URL": f"{database_url}?search_path={schema}",
+                "PAYMENTS_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "PAYMENTS_HTTP_PORT": str(port),
+                "PAYMENTS_FEEDS_CONSUMER_GROUP": group_id,
+                "PAYMENTS_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["payments:read", "payments:write", "payments:operate"]}}}}',
+                "PAYMENTS_RELAY_POLL_INTERVAL_SECONDS": "0.5",
+            },
+            port=port,
+            log_path=tmp_path / "payments.log",
+        )
+        try:
+            yield service
+        finally:
+            service.stop()

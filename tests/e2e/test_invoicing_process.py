@@ -1,19 +1,18 @@
-"""Registration, eligibility (with the payer simulator) and invoicing run as real processes, as
-`make run` runs them, with only HTTP and Kafka between them and the test: a customer registered
-at the front desk is verified with their insurer, their services are charged and billed, the
-insurer gets an invoice with a pyx12-valid 837P (submitted to its clearinghouse, which acknowledges
-it with a 999) and the customer an invoice for the copay, and
-when the insurer denies part of the claim the remainder moves to a new customer invoice.
-
-Until payments exists, the test publishes the payer's denial on `payments.events` exactly as
-payments will: the contract is shared/contracts/payments/billing.payments.ClaimDenied.v1."""
+"""Registration, eligibility (with the payer simulator), invoicing and payments run as real
+processes, as `make run` runs them, with only HTTP and Kafka between them and the test: a customer
+registered at the front desk is verified with their insurer, their services are charged and billed,
+the insurer gets an invoice with a pyx12-valid 837P (submitted to its clearinghouse, which
+acknowledges it with a 999) and the customer an invoice for the copay. The insurer pays the visit
+and denies the strep test in an 835 (written by the simulator for the claim it received); posted
+to payments, it pays the insurer's invoice, and the denial reaches invoicing as ClaimDenied, which
+bills the remainder to the customer on a new invoice that payments then holds open."""
 
 from __future__ import annotations
 
 import io
 import socket
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,6 @@ from pypdf import PdfReader
 
 from services.invoicing.adapters.claim_validation import validate_837p
 from services.invoicing.adapters.x12_837 import read_claim_summary
-from services.payments.domain.events import ClaimDenied
-from shared.envelope import EventEnvelope
-from shared.kafka import start_reliable_producer
 from tests.e2e.conftest import TOKEN, ServiceProcess
 from tests.e2e.test_eligibility_process import verified_check
 from tests.polling import eventually
@@ -70,7 +66,8 @@ async def bill_when_verified(invoicing: httpx.AsyncClient, customer_id: str) -> 
 
 async def test_register_verify_charge_bill_and_move_a_partial_denial_to_the_customer(
     registration_process: ServiceProcess, eligibility_process: ServiceProcess,
-    clearinghouse_process: ServiceProcess, invoicing_process: ServiceProcess, kafka_bootstrap: str,
+    clearinghouse_process: ServiceProcess, invoicing_process: ServiceProcess, payments_process: ServiceProcess,
+    kafka_bootstrap: str,
 ) -> None:
     inbox, smtp_port = Inbox(), free_port()
     mail = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -80,15 +77,17 @@ async def test_register_verify_charge_bill_and_move_a_partial_denial_to_the_cust
         eligibility_process.start(ELIGIBILITY_INQUIRY_SERVICE_TYPES='["30", "98"]')
         registration_process.start()
         invoicing_process.start(INVOICING_SMTP_PORT=str(smtp_port))
+        payments_process.start()
         await _scenario(registration_process, eligibility_process, clearinghouse_process, invoicing_process,
-                        kafka_bootstrap, inbox)
+                        payments_process, inbox)
     finally:
         mail.stop()
 
 
 async def _scenario(
     registration_process: ServiceProcess, eligibility_process: ServiceProcess,
-    clearinghouse_process: ServiceProcess, invoicing_process: ServiceProcess, kafka_bootstrap: str, inbox: Inbox,
+    clearinghouse_process: ServiceProcess, invoicing_process: ServiceProcess, payments_process: ServiceProcess,
+    inbox: Inbox,
 ) -> None:
     today = date.today()
     member_id, payer_id = f"INV{uuid.uuid4().hex[:8]}", f"acme-{uuid.uuid4().hex[:8]}"
@@ -98,6 +97,7 @@ async def _scenario(
         httpx.AsyncClient(base_url=eligibility_process.url, headers=AUTH) as eligibility,
         httpx.AsyncClient(base_url=registration_process.url, headers=AUTH) as registration,
         httpx.AsyncClient(base_url=invoicing_process.url, headers=AUTH, timeout=30) as invoicing,
+        httpx.AsyncClient(base_url=payments_process.url, headers=AUTH, timeout=30) as payments,
     ):
         # the payer knows the member: deductible met, a $25 office-visit copay, 20% otherwise
         (await clearinghouse.put(f"/members/{member_id}", json={
@@ -187,8 +187,31 @@ async def _scenario(
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
         assert copay["number"] in text and "25.00" in text
 
-        # the insurer pays the visit (less a contractual adjustment) and denies the strep test
-        await publish_claim_denied(kafka_bootstrap, customer_id, payer_id, insurer["number"], charges)
+        # the insurer pays the visit (less a contractual adjustment and the copay) and denies the
+        # strep test: its 835, as the clearinghouse hands it over, is posted to payments
+        async def known_to_payments() -> bool:
+            return (await payments.get(f"/v1/invoices/{insurer['invoice_id']}/balance")).status_code == 200
+
+        await eventually(known_to_payments, timeout=30, message="payments heard of the insurer's invoice")
+        office, strep = charges
+        remittance = await clearinghouse.post("/x12/835", json={
+            "trace_number": f"EFT{uuid.uuid4().hex[:12]}", "payment_date": today.isoformat(),
+            "claims": [{"claim_reference": insurer["number"], "lines": [
+                {"line_reference": office, "paid": 10000,
+                 "adjustments": [{"group": "CO", "reason_code": "45", "amount": 2500},
+                                 {"group": "PR", "reason_code": "3", "amount": 2500}]},
+                {"line_reference": strep, "paid": 0,
+                 "adjustments": [{"group": "PR", "reason_code": "96", "amount": 4000}]},
+            ]}],
+        })
+        assert remittance.status_code == 200, remittance.text
+        posted = await payments.post("/v1/remittances", content=remittance.content,
+                                     headers={"Content-Type": "application/edi-x12"})
+        assert posted.status_code == 201, posted.text
+        [advice] = posted.json()["items"]
+        assert (advice["payment_amount"], advice["unmatched_amount"]) == (10000, 0)
+        paid = (await payments.get(f"/v1/invoices/{insurer['invoice_id']}/balance")).json()
+        assert paid["paid"] == 10000
 
         async def remainder() -> dict[str, Any] | None:
             items = (await invoicing.get("/v1/invoices", params={"customer_id": customer_id})).json()["items"]
@@ -201,41 +224,12 @@ async def _scenario(
         assert (applied["paid"], applied["written_off"], applied["transferred"]) == (10000, 2500, 4000)
         assert applied["transferred_to"] == moved["invoice_id"] and original["open_amount"] == 0
 
+        # payments hears both: the insurer's invoice is settled, the customer owes the copay and the strep test
+        async def settled() -> dict[str, Any] | None:
+            balance = (await payments.get(f"/v1/customers/{customer_id}/balance")).json()
+            return balance if balance["balances"] and balance["balances"][0]["owed"] == 6500 else None
 
-async def publish_claim_denied(
-    bootstrap: str, customer_id: str, payer_id: str, claim_reference: str, charges: list[str]
-) -> None:
-    """Payments' ClaimDenied for the claim, as payments' relay will publish it."""
-    office, strep = charges
-    now = datetime.now(timezone.utc)
-    envelope = EventEnvelope(
-        id=uuid.uuid4(), type="billing.payments.ClaimDenied", source="/billing/payments", subject=customer_id,
-        time=now, schema_version=1, data={
-            "remittance_id": f"rem_{uuid.uuid4().hex[:10]}", "claim_reference": claim_reference,
-            "payer_claim_number": "2026112700001", "payer_id": payer_id, "customer_id": customer_id,
-            "claim_status": "1", "currency": "USD", "charge": 19000, "paid": 10000, "patient_responsibility": 4000,
-            "claim_adjustments": [],
-            "lines": [
-                {"line_reference": office, "procedure_code": "HC:99213", "charge": 15000, "paid": 10000,
-                 "allowed": 12500, "units": "1", "service_date": None,
-                 "adjustments": [{"group": "CO", "reason_code": "45", "amount": 2500, "quantity": None,
-                                  "description": None},
-                                 {"group": "PR", "reason_code": "3", "amount": 2500, "quantity": None,
-                                  "description": None}],
-                 "remark_codes": []},
-                {"line_reference": strep, "procedure_code": "HC:87880", "charge": 4000, "paid": 0,
-                 "allowed": None, "units": "1", "service_date": None,
-                 "adjustments": [{"group": "PR", "reason_code": "96", "amount": 4000, "quantity": None,
-                                  "description": "Non-covered charge(s)"}],
-                 "remark_codes": ["N130"]},
-            ],
-            "payment_date": None, "posted_at": now.isoformat(), "denied_line_references": [strep],
-        },
-    )
-    ClaimDenied.model_validate(envelope.data)  # exactly the agreed contract, nothing more or less
-    producer = await start_reliable_producer(bootstrap, client_id="payments-stand-in")
-    try:
-        await producer.send_and_wait("payments.events", value=envelope.kafka_value(), key=envelope.kafka_key(),
-                                     headers=envelope.kafka_headers())
-    finally:
-        await producer.stop()
+        balance = await eventually(settled, timeout=30, message="payments holds the remainder open")
+        standing = {i["invoice_id"]: (i["balance"], i["standing"]) for i in balance["invoices"]}
+        assert standing[insurer["invoice_id"]] == (0, "paid")
+        assert standing[moved["invoice_id"]] == (4000, "open")

@@ -163,6 +163,30 @@ class ClaimDenied(ClaimRemittance):
     TYPE: ClassVar[str] = "billing.payments.ClaimDenied"
 
 
+class PaidInvoice(Reader):
+    invoice_id: str
+    amount: int
+
+
+class PaymentAllocated(Reader):
+    TYPE: ClassVar[str] = "billing.payments.PaymentAllocated"
+    customer_id: str
+    allocations: list[PaidInvoice]
+
+
+class AllocationReleased(Reader):
+    TYPE: ClassVar[str] = "billing.payments.AllocationReleased"
+    customer_id: str
+    invoice_id: str
+    amount: int
+
+
+class PaymentReversed(Reader):
+    TYPE: ClassVar[str] = "billing.payments.PaymentReversed"
+    customer_id: str
+    released: list[PaidInvoice] = []
+
+
 READERS: dict[str, type[Reader | ClaimRemittance]] = {
     reader.TYPE: reader
     for reader in (
@@ -170,6 +194,6 @@ READERS: dict[str, type[Reader | ClaimRemittance]] = {
         CoverageAdded, CoverageChanged, CoverageEnded,
         PayerRegistered, PayerChanged, PayerRetired,
         EligibilityVerified, EligibilityRejected, EligibilityCheckFailed, EstimateIssued,
-        ClaimAdjusted, ClaimDenied,
+        ClaimAdjusted, ClaimDenied, PaymentAllocated, AllocationReleased, PaymentReversed,
     )
 }

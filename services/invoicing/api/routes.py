@@ -223,14 +223,15 @@ async def billing_run(body: BillingRunRequest, principal: Operator, pool: PoolDe
 # -- invoices ------------------------------------------------------------------------------------
 
 
-def _invoice_public(invoice: Invoice) -> InvoicePublic:
+def _invoice_public(invoice: Invoice, received: int) -> InvoicePublic:
     issued, held = invoice.issued, invoice.held
     return InvoicePublic(
         invoice_id=invoice.invoice_id, version=invoice.version, status=invoice.status.value,
         number=invoice.number, customer_id=invoice.customer_id,
         bill_id=issued.bill_id if issued else (held.bill_id if held else None), party=invoice.party,
         lines=invoice.lines or (list(held.lines) if held else []), total=invoice.total,
-        open_amount=invoice.open_amount, currency=issued.currency if issued else (held.currency if held else None),
+        open_amount=invoice.open_amount, received_by_payments=received,
+        currency=issued.currency if issued else (held.currency if held else None),
         issue_date=issued.issue_date if issued else None, due_date=issued.due_date if issued else None,
         payment_terms=issued.payment_terms if issued else None, hold_reasons=invoice.hold_reasons,
         transferred_from=issued.transferred_from if issued else None,
@@ -243,7 +244,8 @@ def _invoice_public(invoice: Invoice) -> InvoicePublic:
 
 async def _load_invoice(conn: asyncpg.Connection, billing: Billing, invoice_id: str) -> InvoicePublic:
     invoice = await billing.invoice(conn, invoice_id)
-    return _invoice_public(invoice)
+    received = await conn.fetchval("SELECT paid FROM invoice_payments WHERE invoice_id = $1", invoice_id)
+    return _invoice_public(invoice, received or 0)
 
 
 @router.get("/invoices", response_model=InvoicesPublic, tags=["invoices"], summary="Invoices, newest first")

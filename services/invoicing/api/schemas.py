@@ -119,7 +119,11 @@ class InvoicePublic(BaseModel):
     party: BilledParty | None
     lines: list[InvoiceLine]
     total: int
-    open_amount: int
+    open_amount: int = Field(description="The total less credit notes, write-offs and what moved on to the next party")
+    received_by_payments: int = Field(
+        description="What payments allocated to it, as payments reported; a customer invoice's statement "
+        "lists open_amount less this. A payer's remittance is already in open_amount."
+    )
     currency: str | None
     issue_date: date | None
     due_date: date | None

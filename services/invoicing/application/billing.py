@@ -73,6 +73,10 @@ from shared.rules import RuleViolated
 
 log = logging.getLogger(__name__)
 BLOCKING_STANDINGS = frozenset({"pending", "failed", "stale"})
+# what a customer invoice still asks: its open amount less what payments allocated to it
+STILL_OWED = (
+    "(i.open_amount - COALESCE((SELECT p.paid FROM invoice_payments p WHERE p.invoice_id = i.invoice_id), 0))"
+)
 # CARC codes of patient responsibility that say why the customer owes a transferred amount
 _PR_COMPONENT = {"1": "deductible", "2": "coinsurance", "3": "copay"}
 
@@ -730,11 +734,12 @@ class Billing:
         self, pool: asyncpg.Pool, statement_date: date, customer_id: str | None = None
     ) -> list[str]:
         """A statement of open items for every customer owing something on ``statement_date``
-        (once per customer, date and currency: amounts in different currencies never add up)."""
+        (once per customer, date and currency: amounts in different currencies never add up).
+        An item is open for what payments has not yet received of it."""
         async with pool.acquire() as conn:
             customers = await conn.fetch(
-                """SELECT DISTINCT customer_id FROM invoices i
-                   WHERE party_kind = 'customer' AND status = 'issued' AND open_amount > 0
+                f"""SELECT DISTINCT customer_id FROM invoices i
+                   WHERE party_kind = 'customer' AND status = 'issued' AND {STILL_OWED} > 0
                      AND issue_date <= $1 AND ($2::text IS NULL OR customer_id = $2)
                      AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.customer_id = i.customer_id
                                      AND s.statement_date = $1 AND s.currency = i.currency)
@@ -751,9 +756,10 @@ class Billing:
         """The customer's statements for the date, one per currency they owe in."""
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('statement/' || $1))", customer_id)
         rows = await conn.fetch(
-            """SELECT invoice_id, number, issue_date, due_date, total, open_amount, currency FROM invoices i
+            f"""SELECT invoice_id, number, issue_date, due_date, total, {STILL_OWED} AS open_amount, currency
+               FROM invoices i
                WHERE customer_id = $1 AND party_kind = 'customer' AND status = 'issued'
-                 AND open_amount > 0 AND issue_date <= $2
+                 AND {STILL_OWED} > 0 AND issue_date <= $2
                  AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.customer_id = i.customer_id
                                  AND s.statement_date = $2 AND s.currency = i.currency)
                ORDER BY currency, issue_date, number""",

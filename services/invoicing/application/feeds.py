@@ -6,7 +6,8 @@ and the estimates customers were given; payments tells us what payers answered t
 Everything arrives on Kafka (never an HTTP call between services) and is applied in the consumer's
 inbox transaction, so a redelivered event changes nothing twice. A remittance moves what the payer
 did not pay on to the next party in that same transaction; a payer entering the directory releases
-the bills held for it."""
+the bills held for it. Payments' allocations say what customers paid on their invoices, so
+statements list only what is still owed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import asyncpg
 
 from services.invoicing.adapters.upstream_events import (
     READERS,
+    AllocationReleased,
     ClaimAdjusted,
     ClaimDenied,
     ContactDetailsChanged,
@@ -31,6 +33,8 @@ from services.invoicing.adapters.upstream_events import (
     EstimateIssued,
     PayerRegistered,
     PayerRetired,
+    PaymentAllocated,
+    PaymentReversed,
 )
 from services.invoicing.domain.remittance import ClaimRemittance
 from shared.envelope import EventEnvelope
@@ -48,7 +52,7 @@ class UpstreamFeed:
     Without ``reactions`` it only folds: an operator's rebuild must not bill anything again."""
 
     name = "invoicing.feeds"
-    tables = ("customers", "coverages", "payers", "verifications", "estimates")
+    tables = ("customers", "coverages", "payers", "verifications", "estimates", "invoice_payments")
     event_types = frozenset(READERS)
 
     def __init__(self, reactions: Reactions | None) -> None:
@@ -148,6 +152,24 @@ class UpstreamFeed:
             case ClaimAdjusted() | ClaimDenied() as remittance:
                 if self.reactions is not None:
                     await self.reactions.apply_remittance(conn, remittance)
+            case PaymentAllocated() as allocated:
+                for paid in allocated.allocations:
+                    await self._paid(conn, event, paid.invoice_id, allocated.customer_id, paid.amount)
+            case AllocationReleased() as released:
+                await self._paid(conn, event, released.invoice_id, released.customer_id, -released.amount)
+            case PaymentReversed() as reversed_:
+                for paid in reversed_.released:
+                    await self._paid(conn, event, paid.invoice_id, reversed_.customer_id, -paid.amount)
+
+    @staticmethod
+    async def _paid(conn: asyncpg.Connection, event: EventEnvelope, invoice_id: str, customer_id: str, amount: int) -> None:
+        """What payments allocated to an invoice, so statements list only what is still owed."""
+        await conn.execute(
+            """INSERT INTO invoice_payments (invoice_id, customer_id, paid, updated_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (invoice_id) DO UPDATE SET paid = invoice_payments.paid + EXCLUDED.paid,
+                   updated_at = EXCLUDED.updated_at""",
+            invoice_id, customer_id, amount, event.time,
+        )
 
     @staticmethod
     async def _verification(

@@ -1,8 +1,8 @@
 """Customer statements through the HTTP API: a statement run issues one statement of open items
 per customer owing something on the date (none for a customer who owes nothing, none twice for
 the same date, however many runs race), its PDF shows the number, the open invoices and the
-total, it is e-mailed and recorded as sent, and a credit note that clears an invoice takes it
-off the next statement. Invoices are issued on 2 March 2026 (the app's fixed clock)."""
+total, it is e-mailed and recorded as sent, and a credit note that clears an invoice, or a payment
+payments allocated to it, takes it off the next statement. Invoices are issued on 2 March 2026 (the app's fixed clock)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any
 
 from pypdf import PdfReader
 
+from services.payments.domain.events import Allocation, PaymentAllocated, PaymentReversed
 from tests.integration.invoicing.conftest import (
+    NOW,
     Customer,
     RunningInvoicing,
     charge,
@@ -260,3 +262,45 @@ async def test_a_statement_never_adds_up_amounts_owed_in_different_currencies(
         f"each open invoice is listed once, under its own currency; issued: {issued}"
     )
     assert all(s["total_open"] == sum(i["open"] for i in s["items"]) for s in issued)
+
+
+async def test_payments_take_what_was_paid_off_the_statement(invoicing: RunningInvoicing) -> None:
+    customer, _, (paid, partly) = await billed_customer(invoicing, [15000, 16000], [cost_share(copay=COPAY)])
+    payment_id = unique("pay_")
+
+    async def payments_published(event: Any) -> None:
+        await invoicing.publish("payments.events", event.event_type.rsplit(".", 1)[-1], customer.customer_id,
+                                event.to_data())
+
+    await payments_published(PaymentAllocated(
+        payment_id=payment_id, customer_id=customer.customer_id, currency="USD", rule="oldest_first",
+        allocations=[Allocation(invoice_id=paid["invoice_id"], invoice_number=paid["number"], amount=2500),
+                     Allocation(invoice_id=partly["invoice_id"], invoice_number=partly["number"], amount=1000)],
+        unallocated=0, allocated_at=NOW,
+    ))
+
+    async def received() -> bool:
+        answer = (await invoicing.api.get(f"/v1/invoices/{partly['invoice_id']}")).json()
+        return answer["received_by_payments"] == 1000
+
+    await eventually(received, timeout=20, message="invoicing heard of the payment")
+    [issued] = of(customer, await statement_run(invoicing, "2026-06-30", customer))
+    assert [(i["invoice_id"], i["open"]) for i in issued["items"]] == [(partly["invoice_id"], 1500)]
+    assert issued["total_open"] == 1500
+
+    # the payment bounced: both are owed again on the next statement
+    await payments_published(PaymentReversed(
+        payment_id=payment_id, customer_id=customer.customer_id, amount=3500, currency="USD",
+        reason="bounced_cheque", released=[
+            Allocation(invoice_id=paid["invoice_id"], invoice_number=paid["number"], amount=2500),
+            Allocation(invoice_id=partly["invoice_id"], invoice_number=partly["number"], amount=1000)],
+        reversed_by="front-desk", reversed_at=NOW,
+    ))
+
+    async def reversed_() -> bool:
+        answer = (await invoicing.api.get(f"/v1/invoices/{paid['invoice_id']}")).json()
+        return answer["received_by_payments"] == 0
+
+    await eventually(reversed_, timeout=20, message="invoicing heard of the reversal")
+    [next_one] = of(customer, await statement_run(invoicing, "2026-07-31", customer))
+    assert next_one["total_open"] == 5000

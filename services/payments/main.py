@@ -20,7 +20,6 @@ from services.payments.api.routes import router
 from services.payments.application.feeds import InvoicingFeed
 from services.payments.application.gateways import Gateways
 from services.payments.application.ledger import (
-    Instructions,
     Ledger,
     PaymentNotFound,
     PlanNotFound,
@@ -29,12 +28,14 @@ from services.payments.application.ledger import (
 )
 from services.payments.application.missed import MissedPaymentScheduler
 from services.payments.application.read_models import INLINE_READ_MODELS
-from services.payments.application.remittances import DocumentProblem, Remittance, Remittances
+from services.payments.application.remittances import DocumentProblem, Remittances
 from services.payments.consumers import feeds_consumer
 from services.payments.domain.dues import InvoiceDue
 from services.payments.domain.events import PAYMENTS_EVENTS, SOURCE
+from services.payments.domain.instructions import Instructions
 from services.payments.domain.payment import Payment
 from services.payments.domain.plan import PaymentPlan
+from services.payments.domain.remittance import Remittance
 from services.payments.settings import PaymentsSettings
 from shared.clock import Clock, SystemClock
 from shared.db import migrations_in, platform_migrations

@@ -32,11 +32,11 @@ from services.payments.domain.events import (
     PaymentReversed,
     ReversalReason,
 )
+from services.payments.domain.instructions import Instructions
 from services.payments.domain.payment import OpenInvoice, Payment, oldest_first
 from services.payments.domain.plan import PaymentPlan
-from shared.aggregate import FoldedFromEvents
+from services.payments.domain.remittance import Remittance
 from shared.clock import Clock
-from shared.events import DomainEvent
 from shared.eventstore.repository import EventSourcedRepository, StreamNotFound
 from shared.rules import RuleViolated
 
@@ -65,26 +65,12 @@ class InvoiceNotFound(LookupError):
     pass
 
 
-class Instructions(FoldedFromEvents):
-    """A business's payment instructions; the latest publication is in force."""
-
-    def __init__(self, business_id: str) -> None:
-        self.business_id = business_id
-        self.version = 0
-        self.latest: PaymentInstructionsPublished | None = None
-
-    def apply(self, event: DomainEvent) -> None:
-        if isinstance(event, PaymentInstructionsPublished):
-            self.latest = event
-        self.version += 1
-
-
 @dataclass
 class Repositories:
     payments: EventSourcedRepository[Payment]
     plans: EventSourcedRepository[PaymentPlan]
     dues: EventSourcedRepository[InvoiceDue]
-    remittances: EventSourcedRepository[FoldedFromEvents]
+    remittances: EventSourcedRepository[Remittance]
     instructions: EventSourcedRepository[Instructions]
 
 

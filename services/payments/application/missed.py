@@ -17,7 +17,7 @@ import asyncpg
 
 from services.payments.application.ledger import INVOICE_BALANCES, Repositories
 from services.payments.domain.dues import DueInvoice
-from services.payments.domain.events import PaymentMissed, PaymentPlanCompleted
+from services.payments.domain.events import PaymentMissed, PaymentPlanCompleted, PaymentPlanDefaulted
 from shared.clock import Clock
 from shared.eventstore import ConcurrencyConflict
 
@@ -84,7 +84,7 @@ class MissedPaymentScheduler:
             log.info("plan %s changed while it was looked at; the next run looks again", plan_id)
             return
         run.instalments_missed += sum(isinstance(e, PaymentMissed) for e in events)
-        run.plans_defaulted += sum(e.event_type == "billing.payments.PaymentPlanDefaulted" for e in events)
+        run.plans_defaulted += sum(isinstance(e, PaymentPlanDefaulted) for e in events)
 
     async def _invoice(self, invoice: DueInvoice, run: MissedRun) -> None:
         try:

@@ -40,7 +40,6 @@ from services.payments.domain.remittance import (
     RemittanceClaim,
     balancing_problems,
 )
-from shared.aggregate import FoldedFromEvents
 from shared.clock import Clock
 from shared.events import DomainEvent
 
@@ -49,18 +48,6 @@ PAYER_KINDS = {
     "government_agency": PartyKind.GOVERNMENT_AGENCY, "employer": PartyKind.EMPLOYER,
 }
 METHODS = {"ACH": PaymentMethod.EFT, "FWT": PaymentMethod.EFT, "BOP": PaymentMethod.EFT, "CHK": PaymentMethod.CHEQUE}
-
-
-class Remittance(FoldedFromEvents):
-    def __init__(self, remittance_id: str) -> None:
-        self.remittance_id = remittance_id
-        self.version = 0
-        self.posted: RemittancePosted | None = None
-
-    def apply(self, event: DomainEvent) -> None:
-        if isinstance(event, RemittancePosted):
-            self.posted = event
-        self.version += 1
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.payments.domain.events import Adjustment, RemittedLine
+from services.payments.domain.events import Adjustment, RemittancePosted, RemittedLine
+from shared.aggregate import FoldedFromEvents
+from shared.events import DomainEvent
 
 DENIED = "4"
 REVERSAL = "22"
@@ -100,3 +102,18 @@ def balancing_problems(advice: RemittanceAdvice) -> list[str]:
             f"BPR02 {advice.payment_amount} is not the claims' paid amounts less provider adjustments ({paid})"
         )
     return problems
+
+
+class Remittance(FoldedFromEvents):
+    """A posted remittance: its RemittancePosted and the claim events posted with it; the
+    stream exists once the trace was posted."""
+
+    def __init__(self, remittance_id: str) -> None:
+        self.remittance_id = remittance_id
+        self.version = 0
+        self.posted: RemittancePosted | None = None
+
+    def apply(self, event: DomainEvent) -> None:
+        if isinstance(event, RemittancePosted):
+            self.posted = event
+        self.version += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.payments.application.gateways import PaymentNotYetKnown
+from services.payments.application.gateways import MalformedNotification, PaymentNotYetKnown
 from services.payments.application.ledger import InvoiceNotFound, PaymentNotFound, PlanNotFound
 from services.payments.application.remittances import RemittanceAlreadyPosted, RemittanceRejected
 from shared.eventstore import ConcurrencyConflict
@@ -55,6 +55,10 @@ def problem_for(request: Request, error: Exception) -> Problem:
         case RemittanceAlreadyPosted():
             return Problem(409, detail=str(error), slug="remittance-already-posted",
                            errors=[FieldError(field="TRN02", message="this trace was posted already")])
+        case MalformedNotification():
+            return Problem(422, detail=f"the notification's data is not what its type needs: {error}",
+                           slug="malformed-notification",
+                           errors=[FieldError(field=field, message=message) for field, message in error.errors])
         case PaymentNotYetKnown():
             return Problem(409, detail=f"no payment with reference {error} yet; send it again later",
                            slug="payment-not-yet-known",
@@ -69,6 +73,6 @@ def install_domain_problems(app: FastAPI) -> None:
         return problem_response(problem_for(request, error), request.url.path)
 
     for error_type in (RuleViolated, PaymentNotFound, PlanNotFound, InvoiceNotFound, RemittanceNotFound,
-                       InstructionsNotFound, RemittanceRejected, RemittanceAlreadyPosted, PaymentNotYetKnown,
+                       InstructionsNotFound, RemittanceRejected, RemittanceAlreadyPosted, PaymentNotYetKnown, MalformedNotification,
                        ConcurrencyConflict):
         app.add_exception_handler(error_type, answer)

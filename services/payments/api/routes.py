@@ -491,12 +491,13 @@ async def gateway_notification(
                       errors=[FieldError(field=SIGNATURE_HEADER, message=str(refused))]) from None
     try:
         notification = Notification.model_validate_json(body)
-        async with pool.acquire() as conn, conn.transaction():
-            outcome = await gateways.take(conn, gateway, notification)
     except ValidationError as invalid:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"]) if e["loc"] else ("body",)} for e in invalid.errors()]
         ) from None
+    # what it causes commits with its id: a notification that fails is taken again when resent
+    async with pool.acquire() as conn, conn.transaction():
+        outcome = await gateways.take(conn, gateway, notification)
     counter.labels(gateway, outcome).inc()
     return NotificationOutcome(notification_id=notification.id, outcome=outcome)
 

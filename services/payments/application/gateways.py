@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Literal
+from typing import Literal, TypeVar
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.payments.application.ledger import Ledger, invoices_locked
 from services.payments.domain.events import (
@@ -73,6 +73,26 @@ class Reversed(BaseModel):
     reference: str | None = None
 
 
+class MalformedNotification(ValueError):
+    """The notification's data does not say what its type needs; ``errors`` name the fields."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
+        self.errors = errors
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def data_of(model: type[M], notification: Notification) -> M:
+    try:
+        return model.model_validate(notification.data)
+    except ValidationError as invalid:
+        raise MalformedNotification([
+            (".".join(["data", *(str(part) for part in error["loc"])]), error["msg"]) for error in invalid.errors()
+        ]) from None
+
+
 class PaymentNotYetKnown(Exception):
     """A refund or dispute for a payment whose notification has not come yet: the gateway will
     send it again."""
@@ -99,7 +119,7 @@ class Gateways:
         who = f"gateway:{gateway}"
         match notification.type:
             case "payment.succeeded":
-                paid = Succeeded.model_validate(notification.data)
+                paid = data_of(Succeeded, notification)
                 payment_id = gateway_payment_id(gateway, paid.payment_reference)
                 if (await self.ledger.repos.payments.get_or_new(payment_id, connection=conn)).version:
                     return await self._outcome(conn, gateway, notification, "duplicate")
@@ -109,11 +129,11 @@ class Gateways:
                     method=PaymentMethod(paid.method), channel=PaymentChannel.GATEWAY, amount=paid.amount, fee=0,
                     currency=paid.currency, reference=paid.payment_reference, received_on=paid.received_on,
                     recorded_by=who, gateway=gateway,
-                    allocations=await self._named(conn, paid.invoice_ids, paid.amount),
+                    allocations=await self._named(conn, paid),
                     allocate=not paid.invoice_ids,
                 )
             case "payment.refunded":
-                refunded = Refunded.model_validate(notification.data)
+                refunded = data_of(Refunded, notification)
                 payment_id = await self._known(conn, gateway, refunded.payment_reference)
                 refund_id = "ref_gw_" + hashlib.sha256(
                     f"{gateway}|{refunded.refund_reference}".encode()
@@ -125,7 +145,7 @@ class Gateways:
                     reference=refunded.refund_reference, reason=refunded.reason, refunded_by=who,
                 )
             case "payment.disputed" | "payment.returned":
-                reversed_ = Reversed.model_validate(notification.data)
+                reversed_ = data_of(Reversed, notification)
                 payment_id = await self._known(conn, gateway, reversed_.payment_reference)
                 payment = await self.ledger.repos.payments.get(payment_id, connection=conn)
                 if payment.reversed is not None:
@@ -147,15 +167,19 @@ class Gateways:
         return payment_id
 
     @staticmethod
-    async def _named(conn: asyncpg.Connection, invoice_ids: list[str], amount: int) -> list[Allocation]:
+    async def _named(conn: asyncpg.Connection, paid: Succeeded) -> list[Allocation]:
         """A gateway names the invoices a payment is for, not how much each gets: each in turn
-        gets what it asks while the payment lasts; the rest stays as credit."""
-        invoices = await invoices_locked(conn, invoice_ids)
-        allocations = []
-        for position, invoice_id in enumerate(invoice_ids):
+        gets what it asks while the payment lasts; the rest stays as credit. An invoice that is
+        not the customer's is refused, and the gateway sends the notification again once
+        someone has looked."""
+        invoices = await invoices_locked(conn, paid.invoice_ids)
+        allocations, amount = [], paid.amount
+        for position, invoice_id in enumerate(paid.invoice_ids):
             invoice = invoices.get(invoice_id)
-            if invoice is None:
-                raise RuleViolated(f"data.invoice_ids[{position}]", f"no invoice {invoice_id}")
+            if invoice is None or invoice.customer_id != paid.customer_id or invoice.currency != paid.currency:
+                raise RuleViolated(
+                    f"data.invoice_ids[{position}]", f"no invoice {invoice_id} of customer {paid.customer_id} in {paid.currency}"
+                )
             share = min(invoice.balance, amount)
             if share > 0:
                 allocations.append(Allocation(invoice_id=invoice_id, invoice_number=invoice.number, amount=share))

@@ -17,7 +17,11 @@ import asyncpg
 
 from services.payments.application.ledger import INVOICE_BALANCES, Repositories
 from services.payments.domain.dues import DueInvoice
-from services.payments.domain.events import PaymentMissed, PaymentPlanCompleted, PaymentPlanDefaulted
+from services.payments.domain.events import (
+    PaymentMissed,
+    PaymentPlanCompleted,
+    PaymentPlanDefaulted,
+)
 from shared.clock import Clock
 from shared.eventstore import ConcurrencyConflict
 

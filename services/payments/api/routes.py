@@ -478,13 +478,15 @@ async def gateway_notification(
     ``<t>.<body>``) instead of a bearer token. Too old a signature is refused; a notification
     already taken is answered as a duplicate and changes nothing."""
     settings = request.app.state.settings
+    # the gateway is named by an unauthenticated URL: only configured ones get their own series
     counter = request.app.state.gateway_notifications
+    label = gateway if gateway in settings.gateway_secrets else "unknown"
     body = await request.body()
     try:
         verify(signature, body, settings.gateway_secrets.get(gateway, []), clock.now(),
                settings.gateway_tolerance_seconds)
     except SignatureRefused as refused:
-        counter.labels(gateway, "refused").inc()
+        counter.labels(label, "refused").inc()
         log.warning("refused a notification for gateway %s from %s: %s", gateway,
                     request.client.host if request.client else "unknown", refused)
         raise Problem(401, detail=f"notification refused: {refused}", slug="invalid-signature",
@@ -498,7 +500,7 @@ async def gateway_notification(
     # what it causes commits with its id: a notification that fails is taken again when resent
     async with pool.acquire() as conn, conn.transaction():
         outcome = await gateways.take(conn, gateway, notification)
-    counter.labels(gateway, outcome).inc()
+    counter.labels(label, outcome).inc()
     return NotificationOutcome(notification_id=notification.id, outcome=outcome)
 
 

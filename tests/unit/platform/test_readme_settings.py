@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 
 from services.eligibility.settings import EligibilitySettings
 from services.invoicing.settings import InvoicingSettings
+from services.payments.settings import PaymentsSettings
 from services.registration.settings import RegistrationSettings
 from shared.settings import environment_variables_table
 
@@ -21,7 +22,9 @@ def as_documented(table: str) -> str:
     return table.replace(f"`{ROOT}/", "`").replace("programs.toml`", "programs.toml` (bundled)")
 
 
-@pytest.mark.parametrize("settings_class", [RegistrationSettings, EligibilitySettings, InvoicingSettings])
+@pytest.mark.parametrize(
+    "settings_class", [RegistrationSettings, EligibilitySettings, InvoicingSettings, PaymentsSettings]
+)
 def test_the_readme_lists_every_setting_as_the_code_describes_it(settings_class: type[BaseSettings]) -> None:
     readme = (ROOT / "README.md").read_text()
     rows = as_documented(environment_variables_table(settings_class)).strip().splitlines()[2:]

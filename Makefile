@@ -52,6 +52,7 @@ bench: infra-up
 	$(PY) -m benchmarks.event_store
 	$(PY) -m benchmarks.eligibility
 	$(PY) -m benchmarks.invoicing
+	$(PY) -m benchmarks.payments
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -48,7 +48,7 @@ INVOICE_BALANCES = """
            i.total, i.credited, i.written_off, i.transferred, i.voided, i.issue_date, i.due_date,
            CASE WHEN i.voided THEN 0 ELSE i.total - i.credited - i.written_off - i.transferred END AS owed,
            COALESCE((SELECT sum(a.amount) FROM allocations a WHERE a.invoice_id = i.invoice_id), 0)::bigint AS paid,
-           (SELECT p.plan_id FROM plans p WHERE p.status = 'active' AND i.invoice_id = ANY(p.invoice_ids)
+           (SELECT p.plan_id FROM plans p WHERE p.invoice_ids @> ARRAY[i.invoice_id] AND p.status = 'active'
             LIMIT 1) AS plan_id
     FROM invoices i"""
 
@@ -105,10 +105,14 @@ async def payable_invoices(
 ) -> dict[str, OpenInvoice]:
     """The customer's open invoices a party pays when it names none: a payer's invoices to that
     payer, anyone else's the customer's own."""
+    # only the invoices still open are locked and read again, so a customer's paid history does
+    # not make each payment slower
     ids = await conn.fetch(
-        """SELECT invoice_id FROM invoices
-           WHERE customer_id = $1 AND currency = $2 AND NOT voided
-             AND (($3::text IS NULL AND billed_party = 'customer') OR payer_id = $3)""",
+        """SELECT i.invoice_id FROM invoices i
+           WHERE i.customer_id = $1 AND i.currency = $2 AND NOT i.voided
+             AND (($3::text IS NULL AND i.billed_party = 'customer') OR i.payer_id = $3)
+             AND i.total - i.credited - i.written_off - i.transferred
+                 > COALESCE((SELECT sum(a.amount) FROM allocations a WHERE a.invoice_id = i.invoice_id), 0)""",
         customer_id, currency, payer_id,
     )
     invoices = await invoices_locked(conn, [r["invoice_id"] for r in ids])

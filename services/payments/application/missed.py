@@ -50,10 +50,15 @@ class MissedPaymentScheduler:
         # as they stand (and looked at below)
         for row in await self.pool.fetch("SELECT plan_id FROM plans WHERE status = 'active' ORDER BY plan_id"):
             await self._plan(row["plan_id"], run)
+        # the candidates first (fell due before the grace ran out, never reported), then their
+        # balances: computing every invoice's balance before filtering grew with the square
         rows = await self.pool.fetch(
-            f"""SELECT * FROM ({INVOICE_BALANCES}) b
-                WHERE due_date + $1::int < $2 AND owed - paid > 0 AND plan_id IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM missed_payments m WHERE m.due_item = 'invoice:' || b.invoice_id)
+            f"""WITH candidates AS MATERIALIZED (
+                    SELECT c.invoice_id FROM invoices c
+                    WHERE c.due_date < $2::date - $1::int AND NOT c.voided
+                      AND NOT EXISTS (SELECT 1 FROM missed_payments m WHERE m.due_item = 'invoice:' || c.invoice_id))
+                SELECT * FROM ({INVOICE_BALANCES} WHERE i.invoice_id IN (SELECT invoice_id FROM candidates)) b
+                WHERE owed - paid > 0 AND plan_id IS NULL
                 ORDER BY due_date, invoice_id""",
             self.invoice_grace_days, run.as_of,
         )

@@ -115,9 +115,17 @@ class StoreProjectionRunner:
             await asyncio.sleep(self.poll_interval)
 
 
-async def rebuild_from_store(projection: Projection, store: PostgresEventStore, *, batch_size: int = 5000) -> int:
+async def rebuild_from_store(
+    projection: Projection, store: PostgresEventStore, *, batch_size: int = 5000, fed_by_runner: bool = False,
+) -> int:
     """Empty the projection and fold every event of the store into it again, in one transaction
-    (readers see the old model until the new one is complete). Returns the events read."""
+    (readers see the old model until the new one is complete). Returns the events read.
+
+    An inline read model (written in the same transaction as its events) gets every committed
+    event: the tables are locked first, so every transaction that wrote them has ended and any
+    still to come waits and folds its own events afterwards. One that a StoreProjectionRunner
+    feeds (``fed_by_runner``) stops where the runner's cursor may safely stand, below the oldest
+    transaction still open, and the runner folds the rest."""
     checkpoints = PostgresCheckpoints(store.pool)
     total = 0
     cursor = GlobalPosition.START
@@ -126,7 +134,9 @@ async def rebuild_from_store(projection: Projection, store: PostgresEventStore, 
 
         async def history() -> AsyncIterator[list[EventEnvelope]]:
             nonlocal cursor, total
-            async for batch in store.iterate_all(batch_size=batch_size, connection=conn):
+            async for batch in store.iterate_all(
+                batch_size=batch_size, connection=conn, committed=not fed_by_runner,
+            ):
                 cursor = batch[-1].global_position
                 total += len(batch)
                 yield [r.envelope for r in batch if r.envelope.type in projection.event_types]

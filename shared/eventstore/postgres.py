@@ -92,6 +92,18 @@ ORDER BY events.xid, events.position  -- qualified: a bare "xid" would mean the 
 LIMIT $3
 """
 
+# Every committed row this statement can see, in the same order, including rows of transactions
+# newer than one still open. Only for a reader that holds the tables it writes locked and reads
+# once (a rebuild of inline read models): any writer still to come blocks on its lock and folds its
+# own events after it, so none is missed; a reader that keeps a cursor must use _READ_ALL.
+_READ_ALL_COMMITTED = f"""
+SELECT {_COLUMNS}
+FROM events
+WHERE (xid, position) > ($1::text::xid8, $2::bigint)
+ORDER BY events.xid, events.position
+LIMIT $3
+"""
+
 _READ_STREAM = f"""
 SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY events.version
 LIMIT $3
@@ -200,9 +212,14 @@ class PostgresEventStore:
         limit: int = 1000,
         *,
         connection: asyncpg.Connection | None = None,
+        committed: bool = False,
     ) -> list[RecordedEvent]:
+        """The next events in global order. ``committed``: every committed one visible, also
+        those newer than a transaction still open (see _READ_ALL_COMMITTED for who may ask)."""
         async with connection_from(self.pool, connection) as conn:
-            rows = await conn.fetch(_READ_ALL, str(after.xid), after.position, limit)
+            rows = await conn.fetch(
+                _READ_ALL_COMMITTED if committed else _READ_ALL, str(after.xid), after.position, limit
+            )
         return [_record(row, self.source) for row in rows]
 
     async def iterate_all(
@@ -211,11 +228,12 @@ class PostgresEventStore:
         batch_size: int = 1000,
         *,
         connection: asyncpg.Connection | None = None,
+        committed: bool = False,
     ) -> AsyncIterator[list[RecordedEvent]]:
         """Every event visible now, in global order, in batches; ends when caught up."""
         cursor = after
         while True:
-            batch = await self.read_all(cursor, batch_size, connection=connection)
+            batch = await self.read_all(cursor, batch_size, connection=connection, committed=committed)
             if not batch:
                 return
             yield batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -77,8 +77,12 @@ class RunningPayments:
         )
         return issued
 
-    async def events_of(self, key: str, event_type: str, count: int, timeout: float = 20) -> list[dict[str, Any]]:
-        """The ``event_type`` events payments published under ``key``, once there are ``count``."""
+    async def events_of(
+        self, key: str, event_type: str, count: int, timeout: float = 20,
+        where: Callable[[dict[str, Any]], bool] = lambda _: True,
+    ) -> list[dict[str, Any]]:
+        """The ``event_type`` events payments published under ``key`` (those ``where`` says), once
+        there are ``count``: a key shared by earlier runs needs ``where``."""
         reader = AIOKafkaConsumer(
             "payments.events", bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -93,7 +97,9 @@ class RunningPayments:
                     for record in records:
                         headers = dict(record.headers)
                         if record.key == key.encode() and headers.get("ce_type") == f"billing.payments.{event_type}".encode():
-                            found.append(json.loads(record.value))
+                            data = json.loads(record.value)
+                            if where(data):
+                                found.append(data)
                 return len(found) >= count
 
             await eventually(scan, timeout=timeout, message=f"{count} {event_type} for {key} on payments.events")
@@ -181,3 +187,16 @@ async def customer_balance(payments: RunningPayments, customer_id: str, **params
     answer = await payments.api.get(f"/v1/customers/{customer_id}/balance", params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()
+
+
+async def store_settled(payments: RunningPayments) -> None:
+    """Wait until the store hands out every event committed so far in its global order, which it
+    does once no transaction older than the newest of them is open anywhere on the server: a
+    rebuild from the store reads that order, so a rebuild test compares nothing in flight."""
+
+    async def settled() -> bool:
+        return not await payments.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE xid >= pg_snapshot_xmin(pg_current_snapshot()))"
+        )
+
+    await eventually(settled, timeout=20, message="every event committed is in the store's global order")

@@ -56,9 +56,9 @@ async def test_a_remittance_pays_each_claim_and_tells_invoicing_what_was_denied(
     assert denied["denied_line_references"] == ["INV-2-L2"]
     assert denied["lines"][1]["remark_codes"] == ["N130"]
     assert (denied["paid"], denied["payer_claim_number"]) == (12000, "ACME2026110002")
-    whole = [e for e in await payments.events_of("acme-health", "RemittancePosted", 1)
-             if e["remittance_id"] == remittance["remittance_id"]]
-    assert whole[0]["provider_adjustments"] == [{"reason_code": "L6", "reference": first.number, "amount": -125}]
+    [whole] = await payments.events_of("acme-health", "RemittancePosted", 1,
+                                       where=lambda e: e["remittance_id"] == remittance["remittance_id"])
+    assert whole["provider_adjustments"] == [{"reason_code": "L6", "reference": first.number, "amount": -125}]
 
     again_status, again = await post(payments, document)
     assert again_status == 409 and again["errors"][0]["field"] == "TRN02"

@@ -125,7 +125,7 @@ async def test_rebuild_from_store_restores_a_damaged_model_to_the_live_rows(
     await schema_pool.execute(f"UPDATE {from_store.table} SET events = 0")
     await schema_pool.execute(f"DELETE FROM {from_store.table} WHERE subject LIKE '%-a'")
 
-    assert await rebuild_from_store(from_store, store, batch_size=7) == 25
+    assert await rebuild_from_store(from_store, store, batch_size=7, fed_by_runner=True) == 25
     assert await from_store.rows(schema_pool) == live
 
     await append(21, 1)  # the rebuild left the checkpoint at its end: the runner goes on from there

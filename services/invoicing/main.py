@@ -161,7 +161,7 @@ def letterhead_of(settings: InvoicingSettings) -> Letterhead:
                            f"{settings.provider_city}, {settings.provider_state} {settings.provider_postal_code[:5]}"],
             tax_id=settings.provider_tax_id, email=settings.provider_contact_email,
         ),
-        how_to_pay=list(settings.how_to_pay),
+        how_to_pay=list(settings.how_to_pay), business_id=settings.business_id,
     )
 
 

@@ -62,9 +62,13 @@ class InvoicingSettings(PlatformSettings):
         "BILLINGPLATFORM", max_length=15, description="Our interchange id at clearinghouses (ISA06)."
     )
     x12_production: bool = Field(False, description="Mark claims as production (ISA15 P) instead of test.")
+    business_id: str = Field(
+        "clinic", description="The business whose payment instructions, as payments publishes them, invoices "
+        "and statements print under 'How to pay'.",
+    )
     how_to_pay: list[str] = Field(
         ["Pay online at https://pay.clinic.example", "Or by cheque to Example Community Clinic, 100 Main Street"],
-        description="Lines printed on invoices and statements under 'How to pay', as JSON.",
+        description="Lines printed under 'How to pay' until payments has published the business's instructions, as JSON.",
     )
     # delivery
     smtp_host: str = Field("127.0.0.1", description="SMTP server that sends invoices by e-mail.")

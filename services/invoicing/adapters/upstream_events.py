@@ -187,6 +187,13 @@ class PaymentReversed(Reader):
     released: list[PaidInvoice] = []
 
 
+class PaymentInstructionsPublished(Reader):
+    TYPE: ClassVar[str] = "billing.payments.PaymentInstructionsPublished"
+    business_id: str
+    options: list[dict[str, Any]]
+    notes: str | None = None
+
+
 READERS: dict[str, type[Reader | ClaimRemittance]] = {
     reader.TYPE: reader
     for reader in (
@@ -195,5 +202,6 @@ READERS: dict[str, type[Reader | ClaimRemittance]] = {
         PayerRegistered, PayerChanged, PayerRetired,
         EligibilityVerified, EligibilityRejected, EligibilityCheckFailed, EstimateIssued,
         ClaimAdjusted, ClaimDenied, PaymentAllocated, AllocationReleased, PaymentReversed,
+        PaymentInstructionsPublished,
     )
 }

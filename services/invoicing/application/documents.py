@@ -25,15 +25,27 @@ from services.invoicing.domain.printable import (
     PrintedParty,
     StatementItem,
     format_money,
+    how_to_pay_lines,
 )
 
 
 @dataclass(frozen=True)
 class Letterhead:
-    """The seller block every document starts with, and how to pay."""
+    """The seller block every document starts with, and how to pay: the instructions payments
+    published for ``business_id``, or ``how_to_pay`` until it has published any."""
 
     seller: PrintedParty
     how_to_pay: list[str]
+    business_id: str = "clinic"
+
+
+async def how_to_pay(conn: asyncpg.Connection, letterhead: Letterhead) -> list[str]:
+    row = await conn.fetchrow(
+        "SELECT options, notes FROM payment_instructions WHERE business_id = $1", letterhead.business_id,
+    )
+    if row is None:
+        return letterhead.how_to_pay
+    return how_to_pay_lines(json.loads(row["options"]), row["notes"])
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,7 @@ async def printable_invoice(conn: asyncpg.Connection, invoice: Invoice, letterhe
             )
             for line in issued.lines
         ],
-        total=issued.total, notes=notes, how_to_pay=letterhead.how_to_pay if issued.party.kind is PartyKind.CUSTOMER else [],
+        total=issued.total, notes=notes, how_to_pay=await how_to_pay(conn, letterhead) if issued.party.kind is PartyKind.CUSTOMER else [],
     )
 
 
@@ -139,7 +151,7 @@ async def printable_statement(
             )
             for item in issued.items
         ],
-        total_open=issued.total_open, how_to_pay=letterhead.how_to_pay,
+        total_open=issued.total_open, how_to_pay=await how_to_pay(conn, letterhead),
     )
 
 

@@ -7,7 +7,8 @@ Everything arrives on Kafka (never an HTTP call between services) and is applied
 inbox transaction, so a redelivered event changes nothing twice. A remittance moves what the payer
 did not pay on to the next party in that same transaction; a payer entering the directory releases
 the bills held for it. Payments' allocations say what customers paid on their invoices, so
-statements list only what is still owed."""
+statements list only what is still owed, and its payment instructions are what invoices and
+statements print under "How to pay"."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from services.invoicing.adapters.upstream_events import (
     PayerRegistered,
     PayerRetired,
     PaymentAllocated,
+    PaymentInstructionsPublished,
     PaymentReversed,
 )
 from services.invoicing.domain.remittance import ClaimRemittance
@@ -52,7 +54,8 @@ class UpstreamFeed:
     Without ``reactions`` it only folds: an operator's rebuild must not bill anything again."""
 
     name = "invoicing.feeds"
-    tables = ("customers", "coverages", "payers", "verifications", "estimates", "invoice_payments")
+    tables = ("customers", "coverages", "payers", "verifications", "estimates", "invoice_payments",
+              "payment_instructions")
     event_types = frozenset(READERS)
 
     def __init__(self, reactions: Reactions | None) -> None:
@@ -160,10 +163,19 @@ class UpstreamFeed:
             case PaymentReversed() as reversed_:
                 for paid in reversed_.released:
                     await self._paid(conn, event, paid.invoice_id, reversed_.customer_id, -paid.amount)
+            case PaymentInstructionsPublished() as instructions:
+                await conn.execute(
+                    """INSERT INTO payment_instructions (business_id, options, notes, updated_at)
+                       VALUES ($1, $2, $3, $4)
+                       ON CONFLICT (business_id) DO UPDATE SET options = EXCLUDED.options, notes = EXCLUDED.notes,
+                           updated_at = EXCLUDED.updated_at""",
+                    instructions.business_id, json.dumps(instructions.options), instructions.notes, event.time,
+                )
 
     @staticmethod
     async def _paid(conn: asyncpg.Connection, event: EventEnvelope, invoice_id: str, customer_id: str, amount: int) -> None:
-        """What payments allocated to an invoice, so statements list only what is still owed."""
+        """What payments allocated to an invoice, so statements list only what is still owed, and its payment instructions are what invoices and
+statements print under "How to pay"."""
         await conn.execute(
             """INSERT INTO invoice_payments (invoice_id, customer_id, paid, updated_at) VALUES ($1, $2, $3, $4)
                ON CONFLICT (invoice_id) DO UPDATE SET paid = invoice_payments.paid + EXCLUDED.paid,

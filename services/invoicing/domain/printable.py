@@ -136,3 +136,34 @@ class PrintableStatement(_InCurrency):
     def title(self) -> str:
         """e.g. "Statement ST-2026-000007"."""
         return f"Statement {self.number}"
+
+
+def how_to_pay_lines(options: list[dict[str, object]], notes: str | None) -> list[str]:
+    """A business's payment options, as published by payments, in the lines a document prints
+    under "How to pay": each option with what a customer needs to use it."""
+    lines = []
+    for option in options:
+        label, method = str(option.get("label") or option.get("method")), option.get("method")
+        details: list[str] = []
+        match method:
+            case "card":
+                details = [str(option["url"])] if option.get("url") else []
+            case "bank_transfer":
+                account = (
+                    f"IBAN {option['iban']}" + (f", BIC {option['bic']}" if option.get("bic") else "")
+                    if option.get("iban")
+                    else f"routing {option.get('routing_number')}, account {option.get('account_number')}"
+                )
+                details = [str(v) for v in (option.get("account_name"), option.get("bank_name")) if v] + [account]
+            case "cheque":
+                payable_to = f"payable to {option['payable_to']}" if option.get("payable_to") else ""
+                details = [d for d in (payable_to, ", ".join(map(str, option.get("address_lines") or []))) if d]  # type: ignore[call-overload]
+            case _:
+                details = [url for url in [option.get("url")] if url] + [  # type: ignore[misc]
+                    ", ".join(map(str, option.get("address_lines") or []))  # type: ignore[call-overload]
+                ]
+        line = f"{label}: {'; '.join(d for d in details if d)}" if any(details) else label
+        if option.get("reference_hint"):
+            line += f" (quote {option['reference_hint']})"
+        lines.append(line)
+    return lines + ([notes] if notes else [])

@@ -13,7 +13,13 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from services.payments.domain.events import Allocation, PaymentAllocated, PaymentReversed
+from services.payments.domain.events import (
+    Allocation,
+    PaymentAllocated,
+    PaymentInstructionsPublished,
+    PaymentOption,
+    PaymentReversed,
+)
 from tests.integration.invoicing.conftest import (
     NOW,
     Customer,
@@ -304,3 +310,32 @@ async def test_payments_take_what_was_paid_off_the_statement(invoicing: RunningI
     await eventually(reversed_, timeout=20, message="invoicing heard of the reversal")
     [next_one] = of(customer, await statement_run(invoicing, "2026-07-31", customer))
     assert next_one["total_open"] == 5000
+
+
+async def test_invoices_and_statements_print_how_to_pay_as_payments_published_it(invoicing: RunningInvoicing) -> None:
+    customer, _, [own] = await billed_customer(invoicing, [15000], [cost_share(copay=COPAY)])
+    before = pdf_text((await invoicing.api.get(f"/v1/invoices/{own['invoice_id']}/pdf")).content)
+    assert "pay.clinic.example" in before  # the configured lines, until payments publishes some
+
+    published = PaymentInstructionsPublished(
+        business_id="clinic", business_name="Example Community Clinic", published_by="billing", published_at=NOW,
+        options=[
+            PaymentOption(method="card", label="Pay online", url="https://pay.example/c/9f2"),
+            PaymentOption(method="bank_transfer", label="Bank transfer", account_name="Example Community Clinic",
+                          routing_number="011000015", account_number="123456789",
+                          reference_hint="your invoice number"),
+        ],
+        notes="Questions? Call 217-555-0100.",
+    )
+    await invoicing.publish("payments.events", "PaymentInstructionsPublished", "clinic", published.to_data())
+
+    async def reprinted() -> str | None:
+        text = pdf_text((await invoicing.api.get(f"/v1/invoices/{own['invoice_id']}/pdf")).content)
+        return text if "pay.example/c/9f2" in text else None
+
+    text = await eventually(reprinted, timeout=20, message="the invoice prints payments' instructions")
+    assert "routing 011000015, account 123456789" in text and "quote your invoice number" in text
+    assert "pay.clinic.example" not in text
+    [issued] = of(customer, await statement_run(invoicing, "2026-08-31", customer))
+    statement = pdf_text((await invoicing.api.get(f"/v1/statements/{issued['statement_id']}/pdf")).content)
+    assert "pay.example/c/9f2" in statement and "217-555-0100" in statement

@@ -73,6 +73,7 @@ from services.payments.domain.plan import PaymentPlan, schedule
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, FieldError, Problem, problem_responses
 from shared.http.writes import etag
+from shared.rules import RuleViolated
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -281,7 +282,7 @@ async def customer_balance(customer_id: str, principal: Reader, pool: PoolDep, c
 # -- payment plans -------------------------------------------------------------------------------
 
 
-def _plan_public(plan: PaymentPlan, as_of: date) -> PlanPublic:
+def _plan_public(plan: PaymentPlan) -> PlanPublic:
     terms = plan.terms
 
     def status(instalment) -> str:  # type: ignore[no-untyped-def]
@@ -311,6 +312,8 @@ async def quote_plan(body: PlanQuote, principal: Reader, pool: PoolDep, ledger: 
             invoices = await payable_invoices(conn, body.customer_id, body.currency, None)
     total = sum(max(i.balance, 0) for i in invoices.values() if i.customer_id == body.customer_id)
     policy = ledger.plan_policy
+    if body.instalments > policy.max_instalments:
+        raise RuleViolated("instalments", f"a plan has at most {policy.max_instalments} instalments")
     return PlanQuotePublic(
         total=total, currency=body.currency, minimum_instalment=policy.minimum_instalment,
         instalments=schedule(
@@ -333,7 +336,7 @@ async def agree_plan(body: PlanCreate, write: Creation, ledger: LedgerDep, clock
             instalments=body.instalments, frequency=body.frequency, first_due=body.first_due_date,
             down_payment=body.down_payment, agreed_by=write.principal.system,
         )
-        public = _plan_public(plan, clock.today())
+        public = _plan_public(plan)
         return IdempotentResult(201, public.model_dump(mode="json"),
                                 {**etag(plan.version), "Location": f"/v1/payment-plans/{plan_id}"})
 
@@ -344,7 +347,7 @@ async def agree_plan(body: PlanCreate, write: Creation, ledger: LedgerDep, clock
 async def get_plan(plan_id: str, principal: Reader, pool: PoolDep, ledger: LedgerDep, clock: ClockDep) -> PlanPublic:
     async with pool.acquire() as conn:
         plan = await ledger.repos.plans.get(plan_id, connection=conn)
-    return _plan_public(plan, clock.today())
+    return _plan_public(plan)
 
 
 @router.get("/customers/{customer_id}/payment-plans", response_model=PlansPublic, tags=["payment plans"],
@@ -354,7 +357,7 @@ async def customer_plans(customer_id: str, principal: Reader, pool: PoolDep, led
     async with pool.acquire() as conn:
         ids = await conn.fetch("SELECT plan_id FROM plans WHERE customer_id = $1 ORDER BY agreed_at", customer_id)
         plans = [await ledger.repos.plans.get(r["plan_id"], connection=conn) for r in ids]
-    return PlansPublic(items=[_plan_public(p, clock.today()) for p in plans])
+    return PlansPublic(items=[_plan_public(p) for p in plans])
 
 
 # -- missed payments -----------------------------------------------------------------------------

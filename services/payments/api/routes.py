@@ -325,7 +325,7 @@ async def quote_plan(body: PlanQuote, principal: Reader, pool: PoolDep, ledger: 
 
 @router.post("/payment-plans", status_code=201, response_model=PlanPublic, tags=["payment plans"],
              responses=problem_responses(409, 422), summary="Agree a payment plan for a balance")
-async def agree_plan(body: PlanCreate, write: Creation, ledger: LedgerDep, clock: ClockDep) -> JSONResponse:
+async def agree_plan(body: PlanCreate, write: Creation, ledger: LedgerDep) -> JSONResponse:
     """For the named invoices, or all the customer's open ones: a down payment due today, then
     equal instalments; each at least the configured minimum."""
     plan_id = f"plan_{uuid.uuid4().hex}"
@@ -344,7 +344,7 @@ async def agree_plan(body: PlanCreate, write: Creation, ledger: LedgerDep, clock
 
 
 @router.get("/payment-plans/{plan_id}", response_model=PlanPublic, tags=["payment plans"], summary="One plan")
-async def get_plan(plan_id: str, principal: Reader, pool: PoolDep, ledger: LedgerDep, clock: ClockDep) -> PlanPublic:
+async def get_plan(plan_id: str, principal: Reader, pool: PoolDep, ledger: LedgerDep) -> PlanPublic:
     async with pool.acquire() as conn:
         plan = await ledger.repos.plans.get(plan_id, connection=conn)
     return _plan_public(plan)
@@ -352,8 +352,7 @@ async def get_plan(plan_id: str, principal: Reader, pool: PoolDep, ledger: Ledge
 
 @router.get("/customers/{customer_id}/payment-plans", response_model=PlansPublic, tags=["payment plans"],
             summary="A customer's payment plans")
-async def customer_plans(customer_id: str, principal: Reader, pool: PoolDep, ledger: LedgerDep,
-                         clock: ClockDep) -> PlansPublic:
+async def customer_plans(customer_id: str, principal: Reader, pool: PoolDep, ledger: LedgerDep) -> PlansPublic:
     async with pool.acquire() as conn:
         ids = await conn.fetch("SELECT plan_id FROM plans WHERE customer_id = $1 ORDER BY agreed_at", customer_id)
         plans = [await ledger.repos.plans.get(r["plan_id"], connection=conn) for r in ids]

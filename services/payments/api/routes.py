@@ -34,6 +34,8 @@ from services.payments.api.errors import InstructionsNotFound, RemittanceNotFoun
 from services.payments.api.schemas import (
     AllocationPublic,
     AllocationsCreate,
+    CreditApplication,
+    CreditAppliedPublic,
     CurrencyBalancePublic,
     CustomerBalancePublic,
     InstalmentPublic,
@@ -169,6 +171,25 @@ async def allocate_payment(payment_id: str, body: AllocationsCreate, write: Chan
         return await _answer_payment(conn, payment_id)
 
     return await write.run(body, allocate)
+
+
+@router.post("/customers/{customer_id}/credit-applications", response_model=CreditAppliedPublic, tags=["payments"],
+             responses=problem_responses(409, 422), summary="Pay a customer's open invoices from their credit")
+async def apply_credit(customer_id: str, body: CreditApplication, write: Creation, ledger: LedgerDep) -> JSONResponse:
+    """The account's credit (payments not used, oldest first) pays the oldest open invoices; what
+    the service also does by itself when a new invoice is issued, unless configured not to."""
+
+    async def apply(conn: asyncpg.Connection) -> IdempotentResult:
+        applied = await ledger.apply_credit(conn, customer_id, body.currency)
+        left = await conn.fetchval(
+            """SELECT COALESCE(sum(amount - allocated - refunded), 0) FROM payments
+               WHERE customer_id = $1 AND currency = $2 AND NOT reversed AND payer_id IS NULL""",
+            customer_id, body.currency,
+        )
+        public = CreditAppliedPublic(customer_id=customer_id, currency=body.currency, applied=applied, credit_left=left)
+        return IdempotentResult(200, public.model_dump(mode="json"), {})
+
+    return await write.run(body, apply)
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=PaymentPublic, tags=["payments"],

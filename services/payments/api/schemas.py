@@ -59,6 +59,17 @@ class AllocationsCreate(Body):
     )
 
 
+class CreditApplication(Body):
+    currency: str = Field(pattern=CURRENCY)
+
+
+class CreditAppliedPublic(BaseModel):
+    customer_id: str
+    currency: str
+    applied: int = Field(description="Credit that paid open invoices, minor units")
+    credit_left: int
+
+
 class RefundCreate(Body):
     amount: int = Field(gt=0)
     method: PaymentMethod

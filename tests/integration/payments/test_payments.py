@@ -182,3 +182,28 @@ async def test_unknown_payment_is_a_problem_naming_it(payments: RunningPayments)
     assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "payment_id"
     refund = await payments.api.post("/v1/payments/pay_nope/refunds", json={"amount": 1, "method": "card", "reason": "x"})
     assert refund.status_code == 404
+
+
+async def test_staff_apply_the_credit_left_by_a_credit_note_to_the_other_open_invoices(payments: RunningPayments) -> None:
+    customer = unique("cus_")
+    credited = await payments.issue_invoice(customer, 2000, due_date=TODAY + timedelta(days=5))
+    paid = await pay(payments, customer_payment(customer, 2000))
+    still_open = await payments.issue_invoice(customer, 1500, due_date=TODAY + timedelta(days=9))
+    await payments.publish(invoicing.CreditNoteIssued(
+        credit_note_id=unique("cn_"), number=unique("CN-2026-"), series="CN", invoice_id=credited.invoice_id,
+        invoice_number=credited.number, customer_id=customer,
+        lines=[invoicing.CreditedLine(line_id=credited.lines[0].line_id, amount=2000)], total=2000,
+        currency="USD", reason="billed in error", issued_by="billing", issue_date=TODAY, issued_at=NOW,
+    ), customer)
+    await eventually(lambda: _paid(payments, credited.invoice_id, 0), message="the credit note released the payment")
+    assert (await balance_of(payments, still_open.invoice_id))["balance"] == 1500  # credit is not spent by itself
+
+    applied = await payments.api.post(f"/v1/customers/{customer}/credit-applications", json={"currency": "USD"},
+                                      headers={"Idempotency-Key": f"apply-{customer}"})
+    assert applied.status_code == 200, applied.text
+    assert applied.json() == {"customer_id": customer, "currency": "USD", "applied": 1500, "credit_left": 500}
+    assert (await balance_of(payments, still_open.invoice_id))["standing"] == "paid"
+    payment = (await payments.api.get(f"/v1/payments/{paid['payment_id']}")).json()
+    assert payment["allocations"] == [{"invoice_id": still_open.invoice_id, "amount": 1500}]
+    [credit_rule] = await payments.events_of(customer, "PaymentAllocated", 1, where=lambda e: e["rule"] == "credit")
+    assert credit_rule["allocations"][0]["amount"] == 1500

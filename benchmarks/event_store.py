@@ -45,7 +45,6 @@ import asyncio
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -54,13 +53,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import orjson
 
+from benchmarks.reporting import code_version, cpu_model
 from shared.db import migrate, platform_migrations
 from shared.envelope import EventEnvelope
 from shared.eventstore import PostgresEventStore
@@ -479,34 +478,6 @@ async def measure_replay(dsn: str, events: int, reps: int, batch_size: int) -> d
 # Reporting
 
 
-def code_version() -> str:
-    """The commit, and whether the store's files differ from it (others edit the checkout)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "shared/eventstore", "shared/migrations",
-             "shared/db.py"],
-            cwd=root, capture_output=True, text=True, check=True,
-        ).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    changed = sorted(f for f in set(dirty) if "/" in f)
-    return f"commit {head}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else "")
-
-
-def cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown CPU"
-    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return models[0] if models else "unknown CPU"
-
-
 async def header(dsn: str) -> list[str]:
     """The machine, the software and the server settings the numbers depend on."""
     import psycopg
@@ -525,7 +496,7 @@ async def header(dsn: str) -> list[str]:
     cpu = cpu_model()
     shown = ", ".join(f"{s['name']}={s['value']}" for s in settings)
     return [
-        f"code: {code_version()}",
+        f"code: {code_version(['shared/eventstore', 'shared/migrations', 'shared/db.py'])}",
         f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}",
         (
             f"Python {platform.python_version()}, asyncpg {asyncpg.__version__}, "

@@ -42,24 +42,24 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pyx12.map_if
 from fastapi import FastAPI
 
-from benchmarks.event_store import cpu_model
-from services.invoicing.adapters import claim_validation
+from benchmarks.reporting import (
+    documents_per_second,
+    header,
+    maps_parsed_per_document,
+    median_ratio,
+)
 from services.invoicing.adapters.claim_validation import validate_837p
 from services.invoicing.adapters.upstream_events import (
     CoverageAdded,
@@ -140,24 +140,6 @@ def sample_claim(n: int) -> ProfessionalClaim:
         rendering_provider=RenderingProvider(given_name="GRACE", family_name="HOPPER", npi="1245319599"),
         lines=lines,
     )
-
-
-@contextlib.contextmanager
-def maps_parsed_per_document() -> Iterator[None]:
-    """Stock pyx12: its own map loader, which parses the XML maps for every document, instead of
-    the adapter's cache of parsed maps."""
-    pyx12.map_if.load_map_file = claim_validation._parse_map_file
-    try:
-        yield
-    finally:
-        pyx12.map_if.load_map_file = claim_validation._load_map_file
-
-
-def documents_per_second(work: Callable[[Any], object], items: list[Any]) -> float:
-    started = time.perf_counter()
-    for item in items:
-        work(item)
-    return len(items) / (time.perf_counter() - started)
 
 
 def must_be_valid(document: str) -> None:
@@ -496,40 +478,8 @@ async def measure_processes(encounters: int, reps: int) -> dict[str, list[float]
 # -- report ----------------------------------------------------------------------------------------
 
 
-def code_version() -> str:
-    """The commit, and the invoicing or platform files that differ from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "services/invoicing", "shared"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    changed = sorted(f for f in set(changed) if "/" in f)
-    return f"commit {head}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else "")
-
-
-async def header() -> list[str]:
-    conn = await asyncpg.connect(DSN)
-    try:
-        server = await conn.fetchval("SELECT version()")
-    finally:
-        await conn.close()
-    versions = ", ".join(f"{name} {installed_version(name)}" for name in ("pyx12", "asyncpg", "pydantic", "fastapi"))
-    return [
-        f"code: {code_version()}",
-        f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}",
-        f"Python {platform.python_version()}, {versions}",
-        server,
-    ]
-
-
-def median_ratio(a: list[float], b: list[float]) -> float:
-    return statistics.median(x / y for x, y in zip(a, b, strict=True))
-
-
 async def main(arguments: argparse.Namespace) -> None:
-    for line in await header():
+    for line in await header(DSN, ["services/invoicing", "shared"], ["pyx12", "asyncpg", "pydantic", "fastapi"]):
         print(line)
     x12 = measure_837p(arguments.claims, arguments.stock_claims, arguments.builds, arguments.reps)
     cached, stock, build = (statistics.median(x12[k]) for k in ("cached", "stock", "build"))

@@ -57,22 +57,23 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import statistics
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pyx12.map_if
 from fastapi import FastAPI
 
-from benchmarks.event_store import cpu_model
+from benchmarks.reporting import (
+    documents_per_second,
+    header,
+    maps_parsed_per_document,
+    median_ratio,
+)
 from services.invoicing.domain import events as invoicing
 from services.payments.adapters.x12_835 import read_835, validate_835
 from services.payments.application.feeds import InvoicingFeed
@@ -87,7 +88,6 @@ from services.payments.main import create_app
 from services.payments.settings import PaymentsSettings
 from shared.clock import FixedClock
 from shared.envelope import EventEnvelope
-from shared.x12 import validation
 from simulators.clearinghouse.remittance import (
     CasAdjustment,
     ClaimAdjudication,
@@ -151,29 +151,11 @@ def remittance_835(references: list[str], trace: str, control_number: int) -> tu
 CLAIM_CHARGE = adjudication("X", 0).charge
 
 
-@contextlib.contextmanager
-def maps_parsed_per_document() -> Iterator[None]:
-    """Stock pyx12: its own map loader, which parses the XML maps for every document, instead of
-    the platform's cache of parsed maps."""
-    pyx12.map_if.load_map_file = validation.parse_map_file
-    try:
-        yield
-    finally:
-        pyx12.map_if.load_map_file = validation.load_map_file
-
-
 def validated_and_read(document: str) -> int:
     problems = validate_835(document)
     if problems:
         raise SystemExit(f"a benchmark 835 is not valid: {problems[0]}")
     return sum(len(advice.claims) for advice in read_835(document))
-
-
-def documents_per_second(work: Callable[[str], object], documents: list[str]) -> float:
-    started = time.perf_counter()
-    for document in documents:
-        work(document)
-    return len(documents) / (time.perf_counter() - started)
 
 
 def measure_835(claims: int, documents: int, stock_documents: int, reads: int, reps: int) -> dict[str, list[float]]:
@@ -557,44 +539,12 @@ async def measure_missed(invoices: int, reps: int) -> dict[str, list[float]]:
 # -- report ----------------------------------------------------------------------------------------
 
 
-def code_version() -> str:
-    """The commit, and the payments or platform files that differ from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "services/payments", "shared"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    changed = sorted(f for f in set(changed) if "/" in f)
-    return f"commit {head}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else "")
-
-
-async def header() -> list[str]:
-    conn = await asyncpg.connect(DSN)
-    try:
-        server = await conn.fetchval("SELECT version()")
-    finally:
-        await conn.close()
-    versions = ", ".join(f"{name} {installed_version(name)}" for name in ("pyx12", "asyncpg", "pydantic", "fastapi"))
-    return [
-        f"code: {code_version()}",
-        f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}",
-        f"Python {platform.python_version()}, {versions}",
-        server,
-    ]
-
-
-def median_ratio(a: list[float], b: list[float]) -> float:
-    return statistics.median(x / y for x, y in zip(a, b, strict=True))
-
-
 def row(label: str, figure: str) -> None:
     print(f"  {label:<50}{figure}")
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    for line in await header():
+    for line in await header(DSN, ["services/payments", "shared"], ["pyx12", "asyncpg", "pydantic", "fastapi"]):
         print(line)
     reps, claims = arguments.reps, arguments.claims
     x12 = measure_835(claims, arguments.documents, arguments.stock_documents, arguments.reads, reps)

@@ -13,7 +13,7 @@ from shared import correlation
 from shared.clock import Clock
 from shared.envelope import EventEnvelope
 from shared.events import DomainEvent, EventRegistry
-from shared.eventstore.model import RecordedEvent
+from shared.eventstore.model import ConcurrencyConflict, RecordedEvent
 from shared.eventstore.postgres import PostgresEventStore
 from shared.projections import Projection
 
@@ -61,19 +61,31 @@ class EventSourcedRepository(Generic[A]):
     async def history(self, aggregate_id: str, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
         return await self.store.read_stream(self.stream_prefix + aggregate_id, after_version, limit)
 
-    async def get(self, aggregate_id: str, *, connection: asyncpg.Connection | None = None) -> A:
+    async def get(
+        self, aggregate_id: str, *, connection: asyncpg.Connection | None = None, expected_version: int | None = None,
+    ) -> A:
         """The aggregate; ``not_found`` (a StreamNotFound) when it has no events."""
         aggregate = await self.get_or_new(aggregate_id, connection=connection)
         if aggregate.version == 0:
             raise self.not_found(aggregate_id)
-        return aggregate
+        return self._pinned(aggregate_id, aggregate, expected_version)
 
-    async def get_or_new(self, aggregate_id: str, *, connection: asyncpg.Connection | None = None) -> A:
-        """The aggregate, or a new one at version 0 when the stream is empty."""
+    async def get_or_new(
+        self, aggregate_id: str, *, connection: asyncpg.Connection | None = None, expected_version: int | None = None,
+    ) -> A:
+        """The aggregate, or a new one at version 0 when the stream is empty. ``expected_version``
+        (a caller's If-Match): ConcurrencyConflict unless the aggregate is at that version."""
         recorded = await self.store.read_stream(self.stream_prefix + aggregate_id, connection=connection)
-        return self.fold(
+        aggregate = self.fold(
             aggregate_id, (self.registry.decode(r.envelope.type, r.envelope.data) for r in recorded)
         )
+        return self._pinned(aggregate_id, aggregate, expected_version)
+
+    @staticmethod
+    def _pinned(aggregate_id: str, aggregate: A, expected_version: int | None) -> A:
+        if expected_version is not None and aggregate.version != expected_version:
+            raise ConcurrencyConflict(aggregate_id, expected_version)
+        return aggregate
 
     async def save(
         self, aggregate_id: str, aggregate: A, events: Sequence[DomainEvent], *,

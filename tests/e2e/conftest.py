@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -183,84 +185,69 @@ def clearinghouse_process(tmp_path: Path) -> Iterator[ServiceProcess]:
         simulator.stop()
 
 
-@pytest.fixture
-async def eligibility_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
-    group_id = f"eligibility.registration-feed.e2e-{uuid.uuid4().hex[:8]}"
-    await start_group_at_end(kafka_bootstrap, group_id, "registration.events")
-    async with scratch_schema(database_url, "e2e_eligibility") as schema:
+@contextlib.asynccontextmanager
+async def service_in_scratch_schema(
+    name: str, consumer: tuple[str, str, tuple[str, ...]], scopes: list[str], settings: dict[str, str],
+    database_url: str, kafka_bootstrap: str, tmp_path: Path,
+) -> AsyncIterator[ServiceProcess]:
+    """``services.<name>`` as operators run it, in its own schema, its consumer group
+    (``consumer``: the setting, the group's name, its topics) reading only what comes from now on."""
+    setting, group, topics = consumer
+    group_id = f"{group}.e2e-{uuid.uuid4().hex[:8]}"
+    for topic in topics:
+        await start_group_at_end(kafka_bootstrap, group_id, topic)
+    prefix = name.upper()
+    async with scratch_schema(database_url, f"e2e_{name}") as schema:
         port = free_port()
         service = ServiceProcess(
-            module="services.eligibility",
+            module=f"services.{name}",
             environment={
-                "ELIGIBILITY_ENVIRONMENT": "test",
-                "ELIGIBILITY_DATABASE_URL": f"{database_url}?search_path={schema}",
-                "ELIGIBILITY_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                "ELIGIBILITY_HTTP_PORT": str(port),
-                "ELIGIBILITY_REGISTRATION_CONSUMER_GROUP": group_id,
-                "ELIGIBILITY_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["eligibility:read", "eligibility:write"]}}}}',
-                "ELIGIBILITY_RELAY_POLL_INTERVAL_SECONDS": "0.5",
-                "ELIGIBILITY_VERIFIER_POLL_INTERVAL_SECONDS": "0.2",
+                f"{prefix}_ENVIRONMENT": "test",
+                f"{prefix}_DATABASE_URL": f"{database_url}?search_path={schema}",
+                f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                f"{prefix}_HTTP_PORT": str(port),
+                f"{prefix}_{setting}": group_id,
+                f"{prefix}_API_TOKENS": json.dumps({TOKEN: {"system": "e2e", "scopes": scopes}}),
+                f"{prefix}_RELAY_POLL_INTERVAL_SECONDS": "0.5",
+                **{f"{prefix}_{key}": value for key, value in settings.items()},
             },
             port=port,
-            log_path=tmp_path / "eligibility.log",
+            log_path=tmp_path / f"{name}.log",
         )
         try:
             yield service
         finally:
             service.stop()
+
+
+@pytest.fixture
+async def eligibility_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    async with service_in_scratch_schema(
+        "eligibility", ("REGISTRATION_CONSUMER_GROUP", "eligibility.registration-feed", ("registration.events",)),
+        ["eligibility:read", "eligibility:write"], {"VERIFIER_POLL_INTERVAL_SECONDS": "0.2"},
+        database_url, kafka_bootstrap, tmp_path,
+    ) as service:
+        yield service
 
 
 @pytest.fixture
 async def invoicing_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     """Invoicing as operators run it, reading registration, eligibility and payments from now on."""
-    group_id = f"invoicing.feeds.e2e-{uuid.uuid4().hex[:8]}"
-    for topic in ("registration.events", "eligibility.events", "payments.events"):
-        await start_group_at_end(kafka_bootstrap, group_id, topic)
-    async with scratch_schema(database_url, "e2e_invoicing") as schema:
-        port = free_port()
-        service = ServiceProcess(
-            module="services.invoicing",
-            environment={
-                "INVOICING_ENVIRONMENT": "test",
-                "INVOICING_DATABASE_URL": f"{database_url}?search_path={schema}",
-                "INVOICING_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                "INVOICING_HTTP_PORT": str(port),
-                "INVOICING_FEEDS_CONSUMER_GROUP": group_id,
-                "INVOICING_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["invoicing:read", "invoicing:write", "invoicing:operate"]}}}}',
-                "INVOICING_RELAY_POLL_INTERVAL_SECONDS": "0.5",
-                "INVOICING_DELIVERY_POLL_INTERVAL_SECONDS": "0.2",
-            },
-            port=port,
-            log_path=tmp_path / "invoicing.log",
-        )
-        try:
-            yield service
-        finally:
-            service.stop()
+    async with service_in_scratch_schema(
+        "invoicing",
+        ("FEEDS_CONSUMER_GROUP", "invoicing.feeds", ("registration.events", "eligibility.events", "payments.events")),
+        ["invoicing:read", "invoicing:write", "invoicing:operate"], {"DELIVERY_POLL_INTERVAL_SECONDS": "0.2"},
+        database_url, kafka_bootstrap, tmp_path,
+    ) as service:
+        yield service
 
 
 @pytest.fixture
 async def payments_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     """Payments as operators run it, reading invoicing's events from now on."""
-    group_id = f"payments.feeds.e2e-{uuid.uuid4().hex[:8]}"
-    await start_group_at_end(kafka_bootstrap, group_id, "invoicing.events")
-    async with scratch_schema(database_url, "e2e_payments") as schema:
-        port = free_port()
-        service = ServiceProcess(
-            module="services.payments",
-            environment={
-                "PAYMENTS_ENVIRONMENT": "test",
-                "PAYMENTS_DATABASE_URL": f"{database_url}?search_path={schema}",
-                "PAYMENTS_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                "PAYMENTS_HTTP_PORT": str(port),
-                "PAYMENTS_FEEDS_CONSUMER_GROUP": group_id,
-                "PAYMENTS_API_TOKENS": f'{{"{TOKEN}": {{"system": "e2e", "scopes": ["payments:read", "payments:write", "payments:operate"]}}}}',
-                "PAYMENTS_RELAY_POLL_INTERVAL_SECONDS": "0.5",
-            },
-            port=port,
-            log_path=tmp_path / "payments.log",
-        )
-        try:
-            yield service
-        finally:
-            service.stop()
+    async with service_in_scratch_schema(
+        "payments", ("FEEDS_CONSUMER_GROUP", "payments.feeds", ("invoicing.events",)),
+        ["payments:read", "payments:write", "payments:operate"], {},
+        database_url, kafka_bootstrap, tmp_path,
+    ) as service:
+        yield service

@@ -24,7 +24,6 @@ from services.eligibility.domain.verification import (
 )
 from shared.clock import Clock
 from shared.events import DomainEvent
-from shared.eventstore import ConcurrencyConflict
 from shared.eventstore.repository import EventSourcedRepository, StreamNotFound
 from shared.rules import RuleViolated
 
@@ -75,9 +74,7 @@ class Verifications:
         self, conn: asyncpg.Connection, payer_id: str, expected_version: int | None,
         decide: Callable[[Payer], list[DomainEvent]],
     ) -> Payer:
-        payer = await self.payers.get(payer_id, connection=conn)
-        if expected_version is not None and payer.version != expected_version:
-            raise ConcurrencyConflict(payer_id, expected_version)
+        payer = await self.payers.get(payer_id, connection=conn, expected_version=expected_version)
         await self.payers.save(payer_id, payer, decide(payer), subject=payer_id, connection=conn)
         return payer
 

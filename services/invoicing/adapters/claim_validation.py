@@ -15,8 +15,6 @@ from shared.x12.validation import (
     Guide,
     InvalidX12Document,
     X12Problem,
-    load_map_file,
-    parse_map_file,
     validate,
 )
 
@@ -33,10 +31,6 @@ PROFESSIONAL_CLAIM = Guide(
 
 # One thing wrong with an 837P.
 ClaimProblem = X12Problem
-
-# pyx12's map loaders, stock and cached per thread (the invoicing benchmark compares them).
-_parse_map_file = parse_map_file
-_load_map_file = load_map_file
 
 
 class InvalidClaim(InvalidX12Document):

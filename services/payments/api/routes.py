@@ -66,16 +66,13 @@ from services.payments.application.ledger import (
     INVOICE_BALANCES,
     InvoiceNotFound,
     PaymentNotFound,
-    invoices_locked,
-    payable_invoices,
 )
 from services.payments.domain.balances import InvoiceBalance, PaymentBalance, customer_balances
 from services.payments.domain.events import Allocation, PayingParty, PaymentChannel
-from services.payments.domain.plan import PaymentPlan, schedule
+from services.payments.domain.plan import PaymentPlan
 from shared.http.idempotency import IdempotentResult
 from shared.http.problems import PROBLEM_RESPONSES, FieldError, Problem, problem_responses
 from shared.http.writes import etag
-from shared.rules import RuleViolated
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -84,6 +81,14 @@ AsOf = Annotated[date | None, Query(description="The business date; defaults to 
 
 
 # -- payments ------------------------------------------------------------------------------------
+
+
+def _payment_balance(row: asyncpg.Record) -> PaymentBalance:
+    return PaymentBalance(
+        payment_id=row["payment_id"], customer_id=row["customer_id"], currency=row["currency"], amount=row["amount"],
+        allocated=row["allocated"], refunded=row["refunded"], reversed=row["reversed"],
+        from_payer=row["payer_id"] is not None,
+    )
 
 
 async def _payment_public(conn: asyncpg.Connection, payment_id: str) -> PaymentPublic:
@@ -101,7 +106,7 @@ async def _payment_public(conn: asyncpg.Connection, payment_id: str) -> PaymentP
         method=row["method"], channel=PaymentChannel(row["channel"]), amount=row["amount"], fee=row["fee"],
         currency=row["currency"], reference=row["reference"], received_on=row["received_on"],
         allocated=row["allocated"], refunded=row["refunded"],
-        unallocated=0 if row["reversed"] else row["amount"] - row["allocated"] - row["refunded"],
+        unallocated=_payment_balance(row).unallocated,
         reversed=row["reversed"], reversal_reason=row["reversal_reason"], remittance_id=row["remittance_id"],
         allocations=[AllocationPublic(invoice_id=a["invoice_id"], amount=a["amount"]) for a in allocations],
         refunds=[RefundPublic(
@@ -165,9 +170,7 @@ async def customer_payments(customer_id: str, principal: Reader, pool: PoolDep) 
              responses=problem_responses(404, 409, 412, 422), summary="Pay invoices from a payment's credit")
 async def allocate_payment(payment_id: str, body: AllocationsCreate, write: Change, ledger: LedgerDep) -> JSONResponse:
     async def allocate(conn: asyncpg.Connection) -> IdempotentResult:
-        if write.expected is not None:
-            await _check_version(conn, payment_id, write.expected)
-        await ledger.allocate(conn, payment_id, _allocations(body.allocations))
+        await ledger.allocate(conn, payment_id, _allocations(body.allocations), write.expected)
         return await _answer_payment(conn, payment_id)
 
     return await write.run(body, allocate)
@@ -181,11 +184,7 @@ async def apply_credit(customer_id: str, body: CreditApplication, write: Creatio
 
     async def apply(conn: asyncpg.Connection) -> IdempotentResult:
         applied = await ledger.apply_credit(conn, customer_id, body.currency)
-        left = await conn.fetchval(
-            """SELECT COALESCE(sum(amount - allocated - refunded), 0) FROM payments
-               WHERE customer_id = $1 AND currency = $2 AND NOT reversed AND payer_id IS NULL""",
-            customer_id, body.currency,
-        )
+        left = await ledger.credit_of(conn, customer_id, body.currency)
         public = CreditAppliedPublic(customer_id=customer_id, currency=body.currency, applied=applied, credit_left=left)
         return IdempotentResult(200, public.model_dump(mode="json"), {})
 
@@ -214,10 +213,9 @@ async def reverse_payment(payment_id: str, body: ReversalCreate, write: Change, 
     """The invoices it paid are owed again; plans it counted toward lose it."""
 
     async def reverse(conn: asyncpg.Connection) -> IdempotentResult:
-        if write.expected is not None:
-            await _check_version(conn, payment_id, write.expected)
         await ledger.reverse(
             conn, payment_id, reason=body.reason, reference=body.reference, reversed_by=write.principal.system,
+            expected_version=write.expected,
         )
         return await _answer_payment(conn, payment_id)
 
@@ -228,15 +226,6 @@ async def _payment_version(conn: asyncpg.Connection, payment_id: str) -> int:
     return await conn.fetchval(
         "SELECT COALESCE(max(version), 0) FROM events WHERE stream_id = $1", f"payment-{payment_id}",
     )
-
-
-async def _check_version(conn: asyncpg.Connection, payment_id: str, expected: int) -> None:
-    version = await _payment_version(conn, payment_id)
-    if version == 0:
-        raise PaymentNotFound(payment_id)
-    if version != expected:
-        raise Problem(412, detail=f"the payment is no longer at version {expected}", slug="version-mismatch",
-                      errors=[FieldError(field="If-Match", message="stale version")])
 
 
 # -- balances ------------------------------------------------------------------------------------
@@ -283,11 +272,7 @@ async def customer_balance(customer_id: str, principal: Reader, pool: PoolDep, c
         payments = await conn.fetch("SELECT * FROM payments WHERE customer_id = $1", customer_id)
     balances = customer_balances(
         [_invoice_balance(r) for r in invoices],
-        [PaymentBalance(
-            payment_id=p["payment_id"], customer_id=customer_id, currency=p["currency"], amount=p["amount"],
-            allocated=p["allocated"], refunded=p["refunded"], reversed=p["reversed"],
-            from_payer=p["payer_id"] is not None,
-        ) for p in payments],
+        [_payment_balance(p) for p in payments],
         day,
     )
     return CustomerBalancePublic(
@@ -324,23 +309,16 @@ def _plan_public(plan: PaymentPlan) -> PlanPublic:
 
 @router.post("/payment-plans/quote", response_model=PlanQuotePublic, tags=["payment plans"],
              responses=problem_responses(422), summary="The schedule a plan would have, agreeing nothing")
-async def quote_plan(body: PlanQuote, principal: Reader, pool: PoolDep, ledger: LedgerDep,
-                     clock: ClockDep) -> PlanQuotePublic:
+async def quote_plan(body: PlanQuote, principal: Reader, pool: PoolDep, ledger: LedgerDep) -> PlanQuotePublic:
     async with pool.acquire() as conn, conn.transaction():
-        if body.invoice_ids:
-            invoices = await invoices_locked(conn, body.invoice_ids)
-        else:
-            invoices = await payable_invoices(conn, body.customer_id, body.currency, None)
-    total = sum(max(i.balance, 0) for i in invoices.values() if i.customer_id == body.customer_id)
-    policy = ledger.plan_policy
-    if body.instalments > policy.max_instalments:
-        raise RuleViolated("instalments", f"a plan has at most {policy.max_instalments} instalments")
+        total, instalments = await ledger.quote_plan(
+            conn, customer_id=body.customer_id, invoice_ids=body.invoice_ids, currency=body.currency,
+            instalments=body.instalments, frequency=body.frequency, first_due=body.first_due_date,
+            down_payment=body.down_payment,
+        )
     return PlanQuotePublic(
-        total=total, currency=body.currency, minimum_instalment=policy.minimum_instalment,
-        instalments=schedule(
-            total=total, down_payment=body.down_payment, count=body.instalments, frequency=body.frequency,
-            first_due=body.first_due_date, agreed_on=clock.today(), minimum_instalment=policy.minimum_instalment,
-        ),
+        total=total, currency=body.currency, minimum_instalment=ledger.plan_policy.minimum_instalment,
+        instalments=instalments,
     )
 
 

@@ -56,26 +56,27 @@ class InvoicingFeed:
                 if self.reactions is not None and issued.party.kind == "customer":
                     await self.reactions.invoice_issued(conn, issued.customer_id, issued.currency)
             case CreditNoteIssued() as credit:
-                await self._adjust(conn, event, credit.invoice_id, "credited = credited + $2", credit.total,
-                                   "a credit note lowered the invoice")
+                await conn.execute(
+                    "UPDATE invoices SET credited = credited + $2, updated_at = $3 WHERE invoice_id = $1",
+                    credit.invoice_id, credit.total, event.time,
+                )
+                await self._asks_less(conn, credit.invoice_id, "a credit note lowered the invoice")
             case RemittanceApplied() as applied:
-                await self._adjust(
-                    conn, event, applied.invoice_id,
-                    "written_off = written_off + $2, transferred = transferred + $3",
-                    applied.written_off, "the payer's remittance wrote off or moved on part of the invoice",
-                    applied.transferred,
+                await conn.execute(
+                    """UPDATE invoices SET written_off = written_off + $2, transferred = transferred + $3,
+                           updated_at = $4 WHERE invoice_id = $1""",
+                    applied.invoice_id, applied.written_off, applied.transferred, event.time,
+                )
+                await self._asks_less(
+                    conn, applied.invoice_id, "the payer's remittance wrote off or moved on part of the invoice"
                 )
             case InvoiceVoided() as voided:
-                await self._adjust(conn, event, voided.invoice_id, "voided = true", None, "the invoice was voided")
+                await conn.execute(
+                    "UPDATE invoices SET voided = true, updated_at = $2 WHERE invoice_id = $1",
+                    voided.invoice_id, event.time,
+                )
+                await self._asks_less(conn, voided.invoice_id, "the invoice was voided")
 
-    async def _adjust(
-        self, conn: asyncpg.Connection, event: EventEnvelope, invoice_id: str, assignments: str,
-        first: int | None, reason: str, second: int | None = None,
-    ) -> None:
-        arguments: list[object] = [invoice_id] + [v for v in (first, second) if v is not None]
-        await conn.execute(
-            f"UPDATE invoices SET {assignments}, updated_at = ${len(arguments) + 1} WHERE invoice_id = $1",
-            *arguments, event.time,
-        )
+    async def _asks_less(self, conn: asyncpg.Connection, invoice_id: str, reason: str) -> None:
         if self.reactions is not None:
             await self.reactions.release_excess(conn, invoice_id, reason)

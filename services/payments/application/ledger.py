@@ -23,6 +23,7 @@ from services.payments.domain.events import (
     AllocationReleased,
     AllocationRule,
     Frequency,
+    Instalment,
     PayingParty,
     PaymentAllocated,
     PaymentChannel,
@@ -34,7 +35,7 @@ from services.payments.domain.events import (
 )
 from services.payments.domain.instructions import Instructions
 from services.payments.domain.payment import OpenInvoice, Payment, oldest_first
-from services.payments.domain.plan import PaymentPlan
+from services.payments.domain.plan import PaymentPlan, schedule
 from services.payments.domain.remittance import Remittance
 from shared.clock import Clock
 from shared.eventstore.repository import EventSourcedRepository, StreamNotFound
@@ -51,6 +52,12 @@ INVOICE_BALANCES = """
            (SELECT p.plan_id FROM plans p WHERE p.invoice_ids @> ARRAY[i.invoice_id] AND p.status = 'active'
             LIMIT 1) AS plan_id
     FROM invoices i"""
+
+
+# the payments whose unused money is the account's credit ($1 customer, $2 currency): a payer's
+# money beyond its invoices stays the payer's
+ACCOUNT_CREDIT = """customer_id = $1 AND currency = $2 AND NOT reversed AND payer_id IS NULL
+    AND amount - allocated - refunded > 0"""
 
 
 class PaymentNotFound(StreamNotFound):
@@ -86,7 +93,7 @@ def open_invoice(row: asyncpg.Record) -> OpenInvoice:
     return OpenInvoice(
         invoice_id=row["invoice_id"], number=row["number"], customer_id=row["customer_id"],
         currency=row["currency"], balance=row["owed"] - row["paid"], due_date=row["due_date"],
-        issue_date=row["issue_date"],
+        issue_date=row["issue_date"], billed_party=row["billed_party"], plan_id=row["plan_id"],
     )
 
 
@@ -108,11 +115,10 @@ async def payable_invoices(
     # only the invoices still open are locked and read again, so a customer's paid history does
     # not make each payment slower
     ids = await conn.fetch(
-        """SELECT i.invoice_id FROM invoices i
-           WHERE i.customer_id = $1 AND i.currency = $2 AND NOT i.voided
-             AND (($3::text IS NULL AND i.billed_party = 'customer') OR i.payer_id = $3)
-             AND i.total - i.credited - i.written_off - i.transferred
-                 > COALESCE((SELECT sum(a.amount) FROM allocations a WHERE a.invoice_id = i.invoice_id), 0)""",
+        f"""SELECT invoice_id FROM ({INVOICE_BALANCES}
+               WHERE i.customer_id = $1 AND i.currency = $2 AND NOT i.voided
+                 AND (($3::text IS NULL AND i.billed_party = 'customer') OR i.payer_id = $3)) b
+           WHERE owed > paid""",
         customer_id, currency, payer_id,
     )
     invoices = await invoices_locked(conn, [r["invoice_id"] for r in ids])
@@ -152,8 +158,9 @@ class Ledger:
 
     async def allocate(
         self, conn: asyncpg.Connection, payment_id: str, allocations: Sequence[Allocation] | None,
+        expected_version: int | None = None,
     ) -> Payment:
-        payment = await self.repos.payments.get(payment_id, connection=conn)
+        payment = await self.repos.payments.get(payment_id, connection=conn, expected_version=expected_version)
         if allocations:
             await self._allocate(conn, payment, allocations, AllocationRule.EXPLICIT)
         else:
@@ -203,11 +210,11 @@ class Ledger:
 
     async def reverse(
         self, conn: asyncpg.Connection, payment_id: str, *, reason: ReversalReason, reference: str | None,
-        reversed_by: str,
+        reversed_by: str, expected_version: int | None = None,
     ) -> Payment:
         """The payment did not hold: the invoices it paid are owed again, and plans it counted
         toward lose it."""
-        payment = await self.repos.payments.get(payment_id, connection=conn)
+        payment = await self.repos.payments.get(payment_id, connection=conn, expected_version=expected_version)
         events = payment.reverse(reason, reference, reversed_by, self.clock.now())
         await invoices_locked(conn, list(payment.allocations))
         await self.repos.payments.save(payment_id, payment, events, subject=payment.customer_id, connection=conn)
@@ -251,10 +258,7 @@ class Ledger:
         """Pay the customer's open invoices from the account's credit (payments the customer or
         anyone but a payer made), the oldest credit first."""
         rows = await conn.fetch(
-            """SELECT payment_id FROM payments
-               WHERE customer_id = $1 AND currency = $2 AND NOT reversed AND payer_id IS NULL
-                 AND amount - allocated - refunded > 0
-               ORDER BY recorded_at, payment_id""",
+            f"SELECT payment_id FROM payments WHERE {ACCOUNT_CREDIT} ORDER BY recorded_at, payment_id",
             customer_id, currency,
         )
         applied = 0
@@ -265,20 +269,24 @@ class Ledger:
             applied += before - payment.unallocated
         return applied
 
+    async def credit_of(self, conn: asyncpg.Connection, customer_id: str, currency: str) -> int:
+        """The account's credit: what payments by the customer or on their behalf left unused."""
+        return await conn.fetchval(
+            f"SELECT COALESCE(sum(amount - allocated - refunded), 0) FROM payments WHERE {ACCOUNT_CREDIT}",
+            customer_id, currency,
+        )
+
     async def invoice_issued(self, conn: asyncpg.Connection, customer_id: str, currency: str) -> None:
         if self.apply_credit_to_new_invoices:
             await self.apply_credit(conn, customer_id, currency)
 
     # -- plans -----------------------------------------------------------------------------------
 
-    async def agree_plan(
-        self, conn: asyncpg.Connection, plan_id: str, *, customer_id: str, invoice_ids: Sequence[str] | None,
-        currency: str, instalments: int, frequency: Frequency, first_due: date, down_payment: int, agreed_by: str,
-    ) -> PaymentPlan:
-        """A plan for the balance of the named invoices (all the customer's open ones by default)."""
-        policy = self.plan_policy
-        if instalments > policy.max_instalments:
-            raise RuleViolated("instalments", f"a plan has at most {policy.max_instalments} instalments")
+    async def plannable_invoices(
+        self, conn: asyncpg.Connection, customer_id: str, invoice_ids: Sequence[str] | None, currency: str,
+    ) -> dict[str, OpenInvoice]:
+        """The named invoices (all the customer's open ones by default), each the customer's own,
+        open, in ``currency`` and in no active plan."""
         if invoice_ids:
             invoices = await invoices_locked(conn, invoice_ids)
             for position, invoice_id in enumerate(invoice_ids):
@@ -292,19 +300,37 @@ class Ledger:
                     raise RuleViolated(field, f"invoice {invoice.number} is paid")
         else:
             invoices = await payable_invoices(conn, customer_id, currency, None)
-        planned = await conn.fetch(
-            "SELECT plan_id, invoice_ids FROM plans WHERE status = 'active' AND invoice_ids && $1::text[]",
-            list(invoices),
-        )
+        planned = next((i.plan_id for i in invoices.values() if i.plan_id), None)
         if planned:
-            raise RuleViolated(
-                "invoice_ids", f"invoices are already in payment plan {planned[0]['plan_id']}"
-            )
-        rows = await conn.fetch(
-            "SELECT invoice_id, billed_party FROM invoices WHERE invoice_id = ANY($1::text[])", list(invoices)
-        )
-        if any(r["billed_party"] != "customer" for r in rows):
+            raise RuleViolated("invoice_ids", f"invoices are already in payment plan {planned}")
+        if any(i.billed_party != "customer" for i in invoices.values()):
             raise RuleViolated("invoice_ids", "a payment plan is for the customer's own invoices")
+        return invoices
+
+    def _check_count(self, instalments: int) -> None:
+        if instalments > self.plan_policy.max_instalments:
+            raise RuleViolated("instalments", f"a plan has at most {self.plan_policy.max_instalments} instalments")
+
+    async def quote_plan(
+        self, conn: asyncpg.Connection, *, customer_id: str, invoice_ids: Sequence[str] | None, currency: str,
+        instalments: int, frequency: Frequency, first_due: date, down_payment: int,
+    ) -> tuple[int, list[Instalment]]:
+        """The balance a plan would be for and its schedule, agreeing nothing."""
+        self._check_count(instalments)
+        total = sum(i.balance for i in (await self.plannable_invoices(conn, customer_id, invoice_ids, currency)).values())
+        return total, schedule(
+            total=total, down_payment=down_payment, count=instalments, frequency=frequency, first_due=first_due,
+            agreed_on=self.clock.today(), minimum_instalment=self.plan_policy.minimum_instalment,
+        )
+
+    async def agree_plan(
+        self, conn: asyncpg.Connection, plan_id: str, *, customer_id: str, invoice_ids: Sequence[str] | None,
+        currency: str, instalments: int, frequency: Frequency, first_due: date, down_payment: int, agreed_by: str,
+    ) -> PaymentPlan:
+        """A plan for the balance of the named invoices (all the customer's open ones by default)."""
+        policy = self.plan_policy
+        self._check_count(instalments)
+        invoices = await self.plannable_invoices(conn, customer_id, invoice_ids, currency)
         plan = await self.repos.plans.get_or_new(plan_id, connection=conn)
         events = plan.agree(
             customer_id=customer_id, invoice_ids=sorted(invoices), currency=currency,
@@ -316,34 +342,31 @@ class Ledger:
         await self.repos.plans.save(plan_id, plan, events, subject=customer_id, connection=conn)
         return plan
 
-    async def _plans_of(self, conn: asyncpg.Connection, invoice_ids: Sequence[str], statuses: Sequence[str]) -> dict[str, str]:
+    async def _count_toward_plans(self, conn: asyncpg.Connection, payment_id: str, allocations: Sequence[Allocation]) -> None:
+        await self._plans_paid(conn, payment_id, allocations, counted=True)
+
+    async def _uncount_from_plans(self, conn: asyncpg.Connection, payment_id: str, released: Sequence[Allocation]) -> None:
+        await self._plans_paid(conn, payment_id, released, counted=False)
+
+    async def _plans_paid(
+        self, conn: asyncpg.Connection, payment_id: str, allocations: Sequence[Allocation], *, counted: bool,
+    ) -> None:
+        """Count what a payment paid on plans' invoices toward each plan (active ones), or take
+        back what it no longer pays (from active or completed ones)."""
         rows = await conn.fetch(
             """SELECT plan_id, unnest(invoice_ids) AS invoice_id FROM plans
                WHERE status = ANY($2::text[]) AND invoice_ids && $1::text[]""",
-            list(invoice_ids), list(statuses),
+            [a.invoice_id for a in allocations], ["active"] if counted else ["active", "completed"],
         )
-        return {r["invoice_id"]: r["plan_id"] for r in rows if r["invoice_id"] in invoice_ids}
-
-    async def _count_toward_plans(self, conn: asyncpg.Connection, payment_id: str, allocations: Sequence[Allocation]) -> None:
-        plans = await self._plans_of(conn, [a.invoice_id for a in allocations], ["active"])
+        plans = {r["invoice_id"]: r["plan_id"] for r in rows}
         amounts: dict[str, int] = defaultdict(int)
         for allocation in allocations:
             if allocation.invoice_id in plans:
                 amounts[plans[allocation.invoice_id]] += allocation.amount
         for plan_id, amount in sorted(amounts.items()):
             plan = await self.repos.plans.get(plan_id, connection=conn)
-            events = plan.count_payment(payment_id, amount, self.clock.now())
-            await self.repos.plans.save(plan_id, plan, events, subject=plan.terms.customer_id, connection=conn)
-
-    async def _uncount_from_plans(self, conn: asyncpg.Connection, payment_id: str, released: Sequence[Allocation]) -> None:
-        plans = await self._plans_of(conn, [a.invoice_id for a in released], ["active", "completed"])
-        amounts: dict[str, int] = defaultdict(int)
-        for allocation in released:
-            if allocation.invoice_id in plans:
-                amounts[plans[allocation.invoice_id]] += allocation.amount
-        for plan_id, amount in sorted(amounts.items()):
-            plan = await self.repos.plans.get(plan_id, connection=conn)
-            events = plan.uncount_payment(payment_id, amount, self.clock.now())
+            decide = plan.count_payment if counted else plan.uncount_payment
+            events = decide(payment_id, amount, self.clock.now())
             await self.repos.plans.save(plan_id, plan, events, subject=plan.terms.customer_id, connection=conn)
 
     # -- how to pay ------------------------------------------------------------------------------
@@ -352,9 +375,9 @@ class Ledger:
         self, conn: asyncpg.Connection, business_id: str, *, business_name: str, options: Sequence[PaymentOption],
         notes: str | None, published_by: str, expected_version: int | None,
     ) -> Instructions:
-        instructions = await self.repos.instructions.get_or_new(business_id, connection=conn)
-        if expected_version is not None:
-            instructions.version = expected_version  # a stale If-Match conflicts on append
+        instructions = await self.repos.instructions.get_or_new(
+            business_id, connection=conn, expected_version=expected_version,
+        )
         event = PaymentInstructionsPublished(
             business_id=business_id, business_name=business_name, options=list(options), notes=notes,
             published_by=published_by, published_at=self.clock.now(),

@@ -15,13 +15,13 @@ from datetime import date
 
 import asyncpg
 
-from services.payments.application.ledger import INVOICE_BALANCES, Repositories
-from services.payments.domain.dues import DueInvoice
+from services.payments.application.ledger import INVOICE_BALANCES, Repositories, open_invoice
 from services.payments.domain.events import (
     PaymentMissed,
     PaymentPlanCompleted,
     PaymentPlanDefaulted,
 )
+from services.payments.domain.payment import OpenInvoice
 from shared.clock import Clock
 from shared.eventstore import ConcurrencyConflict
 
@@ -63,11 +63,7 @@ class MissedPaymentScheduler:
             self.invoice_grace_days, run.as_of,
         )
         for row in rows:
-            await self._invoice(DueInvoice(
-                invoice_id=row["invoice_id"], number=row["number"], customer_id=row["customer_id"],
-                billed_party=row["billed_party"], currency=row["currency"], balance=row["owed"] - row["paid"],
-                due_date=row["due_date"], in_plan=row["plan_id"] is not None,
-            ), run)
+            await self._invoice(open_invoice(row), run)
         return run
 
     async def _plan(self, plan_id: str, run: MissedRun) -> None:
@@ -75,27 +71,20 @@ class MissedPaymentScheduler:
             async with self.pool.acquire() as conn, conn.transaction():
                 plan = await self.repos.plans.get(plan_id, connection=conn)
                 balance = await conn.fetchval(
-                    f"SELECT COALESCE(sum(owed - paid), 0) FROM ({INVOICE_BALANCES}) b "
-                    "WHERE invoice_id = ANY($1::text[])",
+                    f"SELECT COALESCE(sum(owed - paid), 0) FROM ({INVOICE_BALANCES} WHERE i.invoice_id = ANY($1::text[])) b",
                     plan.terms.invoice_ids,
                 )
                 now = self.clock.now()
-                if balance <= 0:  # its invoices were paid, credited or voided whatever the plan said
-                    events = [PaymentPlanCompleted(
-                        plan_id=plan_id, customer_id=plan.terms.customer_id, total=plan.terms.total,
-                        paid=plan.paid_to_date, currency=plan.terms.currency, completed_at=now,
-                    )]
-                    run.plans_completed += 1
-                else:
-                    events = plan.look_for_missed(run.as_of, now)
+                events = plan.complete_if_cleared(balance, now) or plan.look_for_missed(run.as_of, now)
                 await self.repos.plans.save(plan_id, plan, events, subject=plan.terms.customer_id, connection=conn)
         except ConcurrencyConflict:
             log.info("plan %s changed while it was looked at; the next run looks again", plan_id)
             return
+        run.plans_completed += sum(isinstance(e, PaymentPlanCompleted) for e in events)
         run.instalments_missed += sum(isinstance(e, PaymentMissed) for e in events)
         run.plans_defaulted += sum(isinstance(e, PaymentPlanDefaulted) for e in events)
 
-    async def _invoice(self, invoice: DueInvoice, run: MissedRun) -> None:
+    async def _invoice(self, invoice: OpenInvoice, run: MissedRun) -> None:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 due = await self.repos.dues.get_or_new(invoice.invoice_id, connection=conn)

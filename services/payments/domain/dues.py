@@ -4,24 +4,12 @@ first; the loser's append conflicts and it moves on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from services.payments.domain.events import DueItem, PaymentMissed
+from services.payments.domain.payment import OpenInvoice
 from shared.aggregate import FoldedFromEvents
 from shared.events import DomainEvent
-
-
-@dataclass(frozen=True)
-class DueInvoice:
-    invoice_id: str
-    number: str
-    customer_id: str
-    billed_party: str
-    currency: str
-    balance: int
-    due_date: date
-    in_plan: bool
 
 
 class InvoiceDue(FoldedFromEvents):
@@ -30,9 +18,9 @@ class InvoiceDue(FoldedFromEvents):
         self.version = 0
         self.missed: PaymentMissed | None = None
 
-    def look_for_missed(self, invoice: DueInvoice, as_of: date, grace_days: int, at: datetime) -> list[DomainEvent]:
+    def look_for_missed(self, invoice: OpenInvoice, as_of: date, grace_days: int, at: datetime) -> list[DomainEvent]:
         overdue = (as_of - invoice.due_date).days
-        if self.missed is not None or invoice.in_plan or invoice.balance <= 0 or overdue <= grace_days:
+        if self.missed is not None or invoice.plan_id is not None or invoice.balance <= 0 or overdue <= grace_days:
             return []
         return [PaymentMissed(
             customer_id=invoice.customer_id, item=DueItem.INVOICE, invoice_id=invoice.invoice_id,

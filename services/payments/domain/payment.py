@@ -39,6 +39,8 @@ class OpenInvoice:
     balance: int
     due_date: date
     issue_date: date
+    billed_party: str = "customer"
+    plan_id: str | None = None  # the active payment plan it is in
 
 
 def oldest_first(invoices: Sequence[OpenInvoice], amount: int) -> list[Allocation]:

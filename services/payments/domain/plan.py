@@ -160,11 +160,22 @@ class PaymentPlan(FoldedFromEvents):
             paid_to_date=paid_to_date, instalments_paid=newly_paid, applied_at=at,
         )]
         if paid_to_date >= terms.total:
-            events.append(PaymentPlanCompleted(
-                plan_id=self.plan_id, customer_id=terms.customer_id, total=terms.total, paid=paid_to_date,
-                currency=terms.currency, completed_at=at,
-            ))
+            events.append(self._completed(paid_to_date, at))
         return events
+
+    def complete_if_cleared(self, open_balance: int, at: datetime) -> list[DomainEvent]:
+        """Its invoices ask nothing more (paid, credited or voided, whatever the plan said): it
+        is completed."""
+        if self.status != PlanStatus.ACTIVE or open_balance > 0:
+            return []
+        return [self._completed(self.paid_to_date, at)]
+
+    def _completed(self, paid: int, at: datetime) -> PaymentPlanCompleted:
+        terms = self.terms
+        return PaymentPlanCompleted(
+            plan_id=self.plan_id, customer_id=terms.customer_id, total=terms.total, paid=paid,
+            currency=terms.currency, completed_at=at,
+        )
 
     def uncount_payment(self, payment_id: str, amount: int, at: datetime) -> list[DomainEvent]:
         """A payment that counted was reversed, or given back from the plan's invoices."""

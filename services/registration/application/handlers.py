@@ -17,7 +17,6 @@ from services.registration.domain import commands
 from services.registration.domain.customer import Customer
 from shared.clock import Clock
 from shared.events import DomainEvent
-from shared.eventstore import ConcurrencyConflict
 
 
 def new_id(prefix: str) -> Callable[[], str]:
@@ -127,9 +126,7 @@ class Registration:
         self, conn: asyncpg.Connection, customer_id: str, expected_version: int | None,
         decide: Callable[[Customer], list[DomainEvent]],
     ) -> Customer:
-        customer = await self.customers.get(customer_id, connection=conn)
-        if expected_version is not None and customer.version != expected_version:
-            raise ConcurrencyConflict(customer_id, expected_version)
+        customer = await self.customers.get(customer_id, connection=conn, expected_version=expected_version)
         await self.customers.save(
             customer.customer_id, customer, decide(customer), subject=customer.customer_id, connection=conn
         )

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.payments.domain.dues import DueInvoice, InvoiceDue
+from services.payments.domain.dues import InvoiceDue
 from services.payments.domain.events import (
     DueItem,
     Frequency,
@@ -23,6 +23,7 @@ from services.payments.domain.events import (
     PlanPaymentApplied,
     PlanPaymentReversed,
 )
+from services.payments.domain.payment import OpenInvoice
 from services.payments.domain.plan import PaymentPlan, PlanStatus, add_months, due_dates, schedule
 from shared.events import DomainEvent
 from shared.rules import RuleViolated
@@ -290,9 +291,10 @@ def test_several_instalments_missed_at_once_can_default_in_one_look() -> None:
 # -- missed invoices -----------------------------------------------------------------------------
 
 
-def due_invoice(*, balance: int = 5000, due_date: date = date(2026, 3, 1), in_plan: bool = False) -> DueInvoice:
-    return DueInvoice(invoice_id="inv_1", number="INV-2026-000001", customer_id="cus_1", billed_party="customer",
-                      currency="USD", balance=balance, due_date=due_date, in_plan=in_plan)
+def due_invoice(*, balance: int = 5000, due_date: date = date(2026, 3, 1), in_plan: bool = False) -> OpenInvoice:
+    return OpenInvoice(invoice_id="inv_1", number="INV-2026-000001", customer_id="cus_1", billed_party="customer",
+                       currency="USD", balance=balance, due_date=due_date, issue_date=date(2026, 2, 1),
+                       plan_id="plan_1" if in_plan else None)
 
 
 def test_an_invoice_past_due_and_its_grace_days_is_missed_once() -> None:
@@ -310,7 +312,7 @@ def test_an_invoice_past_due_and_its_grace_days_is_missed_once() -> None:
 
 @pytest.mark.parametrize("invoice", [due_invoice(balance=0), due_invoice(balance=-100), due_invoice(in_plan=True),
                                      due_invoice(due_date=date(2026, 3, 2))])
-def test_a_paid_planned_or_not_yet_due_invoice_is_not_missed(invoice: DueInvoice) -> None:
+def test_a_paid_planned_or_not_yet_due_invoice_is_not_missed(invoice: OpenInvoice) -> None:
     assert InvoiceDue("inv_1").look_for_missed(invoice, TODAY, grace_days=0, at=NOW) == []
 
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared.envelope import EventEnvelope
+from shared.eventstore.model import RecordedEvent
 from shared.eventstore.postgres import PostgresCheckpoints, PostgresEventStore
+
+# Where each recorded event goes: (topic, envelope) pairs; none for an event the relay skips.
+Route = Callable[[RecordedEvent], Sequence[tuple[str, EventEnvelope]]]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,11 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         on_published: Callable[[int], None] | None = None,
+        route: Route | None = None,
     ) -> None:
+        """``route`` publishes other messages than the events themselves (e.g. a translation of
+        some of them for an outside party, on topics of its own); by default each event goes to
+        ``topic`` as it was recorded. ``name`` and ``topic`` name the relay's checkpoint."""
         self.store = store
         self.producer = producer
         self.topic = topic
@@ -44,6 +53,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.on_published = on_published
         self._wake = asyncio.Event()
+        self.route: Route = route or (lambda recorded: [(self.topic, recorded.envelope)])
 
     async def publish_pending(self) -> int:
         """Publish everything committed and not yet acknowledged; returns how many were sent."""
@@ -55,12 +65,10 @@ class OutboxRelay:
                 return total
             deliveries = [
                 await self.producer.send(
-                    self.topic,
-                    value=recorded.envelope.kafka_value(),
-                    key=recorded.envelope.kafka_key(),
-                    headers=recorded.envelope.kafka_headers(),
+                    topic, value=envelope.kafka_value(), key=envelope.kafka_key(), headers=envelope.kafka_headers(),
                 )
                 for recorded in batch
+                for topic, envelope in self.route(recorded)
             ]
             await asyncio.gather(*deliveries)  # raises if any was not acknowledged
             cursor = batch[-1].global_position

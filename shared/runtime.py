@@ -30,7 +30,7 @@ from shared.eventstore import PostgresEventStore
 from shared.http.health import kafka_client_check, postgres_check, readiness_of
 from shared.http.metrics import PlatformMetrics
 from shared.kafka import start_reliable_producer
-from shared.relay import OutboxRelay
+from shared.relay import OutboxRelay, Route
 from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,13 @@ class ServiceRuntime:
     metrics: PlatformMetrics
     workers: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def relay(self, topic: str, poll_interval: float) -> OutboxRelay:
-        """The outbox relay publishing this service's store to ``topic``."""
+    def relay(
+        self, topic: str, poll_interval: float, *, name: str = "relay", route: Route | None = None,
+    ) -> OutboxRelay:
+        """The outbox relay publishing this service's store to ``topic`` (or where ``route`` says)."""
         return OutboxRelay(
-            store=self.store, producer=self.producer, topic=topic, poll_interval=poll_interval,
-            on_published=lambda n: self.metrics.count_published(topic, n),
+            store=self.store, producer=self.producer, topic=topic, poll_interval=poll_interval, name=name,
+            route=route, on_published=lambda n: self.metrics.count_published(topic, n),
         )
 
     def consumer(

@@ -19,7 +19,6 @@ from pydantic import SecretStr
 
 from services.invoicing.adapters.catalogue_store import CatalogueStore
 from services.invoicing.adapters.claim_submission import HttpClaimSubmitter
-from services.invoicing.adapters.smtp import MailServer, SmtpMailer
 from services.invoicing.api.errors import install_domain_problems
 from services.invoicing.api.routes import router
 from services.invoicing.application.billing import Billing, BillingPolicy, Repositories
@@ -41,6 +40,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import migrations_in, platform_migrations
 from shared.eventstore.repository import EventSourcedRepository
 from shared.http.app import create_service_app
+from shared.mail import MailServer, SmtpMailer
 from shared.runtime import Every, service_runtime
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -1,5 +1,5 @@
-"""Builds the payments service: wires settings, store, relay, the invoicing feed consumer, the
-missed-payment scheduler and the routers.
+"""Builds the payments service: wires settings, store, relay, the consumer of invoicing's and
+collections' events, the missed-payment scheduler and the routers.
 
 This is the one place where real adapters are chosen (the pyx12-validated 835 reader, the HMAC
 gateway signature check); tests build the same graph with the same function and an injected
@@ -17,7 +17,7 @@ from prometheus_client import Counter
 from services.payments.adapters.x12_835 import read_835, validate_835
 from services.payments.api.errors import install_domain_problems
 from services.payments.api.routes import router
-from services.payments.application.feeds import InvoicingFeed
+from services.payments.application.feeds import PaymentsFeeds
 from services.payments.application.gateways import Gateways
 from services.payments.application.ledger import (
     Ledger,
@@ -100,7 +100,7 @@ def create_app(settings: PaymentsSettings | None = None, *, clock: Clock | None 
             )
             if settings.run_background_workers:
                 runtime.run("relay", runtime.relay(settings.events_topic, settings.relay_poll_interval_seconds))
-                runtime.run("feeds-consumer", feeds_consumer(runtime, settings, InvoicingFeed(ledger)))
+                runtime.run("feeds-consumer", feeds_consumer(runtime, settings, PaymentsFeeds(ledger)))
                 runtime.run("missed-payments", Every(
                     settings.missed_payment_interval_seconds, scheduler.run, "missed-payment run",
                 ))

@@ -8,11 +8,14 @@
     python -m services.payments.rebuild feeds         # from invoicing's events on Kafka
 
 The service may keep running: a rebuild happens in one transaction and readers see the old model
-until it commits. Rebuilding the feeds folds the invoices only: it moves no money again. The raw
-835 documents and the gateway notifications already taken are kept as they arrived."""
+until it commits. Rebuilding the feeds folds the invoices only: it moves no money again. What
+collection agencies reported (collections' events, read by the same consumer group) became
+payments in payments' store, rebuilt with the ledger, each report taken once by its payment id.
+The raw 835 documents and the gateway notifications already taken are kept as they arrived."""
 
 from __future__ import annotations
 
+from services.payments.adapters.upstream_events import INVOICING_TOPIC
 from services.payments.application.feeds import InvoicingFeed
 from services.payments.application.read_models import (
     InstructionsBook,
@@ -21,7 +24,6 @@ from services.payments.application.read_models import (
     PlanBook,
     RemittanceRegister,
 )
-from services.payments.consumers import TOPICS
 from services.payments.domain.events import SOURCE
 from services.payments.settings import PaymentsSettings
 from shared.rebuild import FromKafka, FromStore, Source, rebuild_command
@@ -34,7 +36,7 @@ SOURCES: dict[str, Source] = {
     "missed": FromStore(MissedPayments),
     "remittances": FromStore(RemittanceRegister),
     "instructions": FromStore(InstructionsBook),
-    "feeds": FromKafka(lambda: InvoicingFeed(None), TOPICS, "feeds_consumer_group"),
+    "feeds": FromKafka(lambda: InvoicingFeed(None), (INVOICING_TOPIC,), "feeds_consumer_group"),
 }
 MODELS = list(SOURCES)
 

@@ -20,7 +20,9 @@ class PaymentsSettings(PlatformSettings):
     relay_poll_interval_seconds: float = Field(
         1.0, gt=0, description="Longest wait between relay passes when no NOTIFY wakes it."
     )
-    feeds_consumer_group: str = Field("payments.feeds", description="Consumer group reading invoicing's events.")
+    feeds_consumer_group: str = Field(
+        "payments.feeds", description="Consumer group reading invoicing's and collections' events."
+    )
     feeds_dead_letter_topic: str = Field("payments.feeds.dlq", description="Where that consumer dead-letters.")
     run_background_workers: bool = Field(
         True, description="Run the relay, the consumer and the missed-payment scheduler in the API process."

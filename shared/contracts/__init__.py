@@ -24,6 +24,7 @@ CATALOGUE: dict[str, str] = {
     "eligibility": "services.eligibility.domain.events:ELIGIBILITY_EVENTS",
     "invoicing": "services.invoicing.domain.events:INVOICING_EVENTS",
     "payments": "services.payments.domain.events:PAYMENTS_EVENTS",
+    "collections": "services.collections.domain.events:COLLECTIONS_EVENTS",
 }
 
 CONTRACT_SUFFIX = ".schema.json"

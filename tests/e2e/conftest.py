@@ -244,9 +244,9 @@ async def invoicing_process(database_url: str, kafka_bootstrap: str, tmp_path: P
 
 @pytest.fixture
 async def payments_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
-    """Payments as operators run it, reading invoicing's events from now on."""
+    """Payments as operators run it, reading invoicing's and collections' events from now on."""
     async with service_in_scratch_schema(
-        "payments", ("FEEDS_CONSUMER_GROUP", "payments.feeds", ("invoicing.events",)),
+        "payments", ("FEEDS_CONSUMER_GROUP", "payments.feeds", ("invoicing.events", "collections.events")),
         ["payments:read", "payments:write", "payments:operate"], {},
         database_url, kafka_bootstrap, tmp_path,
     ) as service:

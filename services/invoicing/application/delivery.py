@@ -27,7 +27,6 @@ from services.invoicing.adapters.claim_submission import (
     ClearinghouseUnreachable,
 )
 from services.invoicing.adapters.pdf import render_invoice, render_statement
-from services.invoicing.adapters.smtp import Attachment, DeliveryError, OutgoingMail
 from services.invoicing.application.billing import Repositories
 from services.invoicing.application.documents import (
     Destination,
@@ -52,6 +51,7 @@ from services.invoicing.domain.events import (
 )
 from shared.clock import Clock
 from shared.eventstore import retry_on_conflict
+from shared.mail import Attachment, DeliveryError, OutgoingMail
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
-"""Invoicing's events as payments reads them: tolerant readers of invoicing's published contract
-(shared/contracts/invoicing/), taking only what payments needs to know what each invoice asks.
+"""Other services' events as payments reads them: tolerant readers of their published contracts,
+taking only what payments needs: from invoicing's (shared/contracts/invoicing/) what each invoice
+asks, from collections' (shared/contracts/collections/) what collection agencies collected.
 tests/unit/payments/test_upstream_readers.py holds them to the published JSON Schemas."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 INVOICING_TOPIC = "invoicing.events"
+COLLECTIONS_TOPIC = "collections.events"
 
 
 class Reader(BaseModel):
@@ -58,4 +60,27 @@ class InvoiceVoided(Reader):
 READERS: dict[str, type[Reader]] = {
     reader.TYPE: reader  # type: ignore[attr-defined]
     for reader in (InvoiceIssued, CreditNoteIssued, RemittanceApplied, InvoiceVoided)
+}
+
+
+class AgencyPaymentReported(Reader):
+    """A collection agency collected ``amount`` from the customer on a placed invoice and keeps
+    ``fee`` of it as its commission."""
+
+    TYPE: ClassVar[str] = "billing.collections.AgencyPaymentReported"
+    report_id: str
+    customer_id: str
+    invoice_id: str
+    agency_id: str
+    agency_name: str
+    amount: int
+    fee: int
+    currency: str
+    collected_on: date
+    reference: str | None = None
+
+
+COLLECTIONS_READERS: dict[str, type[Reader]] = {
+    reader.TYPE: reader  # type: ignore[attr-defined]
+    for reader in (AgencyPaymentReported,)
 }

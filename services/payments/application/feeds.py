@@ -1,32 +1,52 @@
-"""What payments folds from invoicing's events: every invoice and what it asks before payments
-(its total, less credit notes, write-offs and what moved on to the next party; nothing once
-voided).
+"""What payments takes from other services' events. From invoicing's it folds every invoice and
+what it asks before payments (its total, less credit notes, write-offs and what moved on to the
+next party; nothing once voided); from collections' it records what collection agencies collected.
 
 Applied in the consumer's inbox transaction, so a redelivered event changes nothing twice. Two
 reactions run in that same transaction: an invoice that now asks less than was paid on it gives
 the excess back to its payments as credit, and a new customer invoice is paid from the account's
-credit when the policy says so."""
+credit when the policy says so. An agency's report is recorded in that transaction too, as a
+payment whose id is the report's, so the same report never makes a second payment even when the
+inbox no longer holds it (a rebuild of the invoices replaces the group's inbox: ``InvoicingFeed``
+without reactions refolds invoicing's topic only, and the agencies' payments are in payments'
+own store)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
 import asyncpg
 
 from services.payments.adapters.upstream_events import (
+    COLLECTIONS_READERS,
     READERS,
+    AgencyPaymentReported,
     CreditNoteIssued,
     InvoiceIssued,
     InvoiceVoided,
     RemittanceApplied,
 )
+from shared.consumer import PoisonEvent
 from shared.envelope import EventEnvelope
+from shared.rules import RuleViolated
 
 
 class Reactions(Protocol):
     async def release_excess(self, conn: asyncpg.Connection, invoice_id: str, reason: str) -> int: ...
 
     async def invoice_issued(self, conn: asyncpg.Connection, customer_id: str, currency: str) -> None: ...
+
+
+class AgencyPayments(Protocol):
+    async def receive_from_agency(
+        self, conn: asyncpg.Connection, payment_id: str, *, customer_id: str, invoice_id: str, agency_id: str,
+        agency_name: str, amount: int, fee: int, currency: str, reference: str | None, collected_on: date,
+    ) -> object: ...
+
+
+class FeedReactions(Reactions, AgencyPayments, Protocol):
+    pass
 
 
 class InvoicingFeed:
@@ -80,3 +100,51 @@ class InvoicingFeed:
     async def _asks_less(self, conn: asyncpg.Connection, invoice_id: str, reason: str) -> None:
         if self.reactions is not None:
             await self.reactions.release_excess(conn, invoice_id, reason)
+
+
+def agency_payment_id(report_id: str) -> str:
+    """One payment per agency report, however often it is delivered."""
+    return f"pay_agency_{report_id}"
+
+
+class CollectionsFeed:
+    """What collection agencies collected, as collections reports it: a payment by the agency,
+    gross, with its fee. It only ever runs live: a payment is in payments' store, never refolded."""
+
+    name = "payments.feeds"
+    tables: tuple[str, ...] = ()
+    event_types = frozenset(COLLECTIONS_READERS)
+
+    def __init__(self, payments: AgencyPayments) -> None:
+        self.payments = payments
+
+    async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        # a payload that does not fit the contract raises ValidationError: the consumer dead-letters it
+        match COLLECTIONS_READERS[event.type].model_validate(event.data):
+            case AgencyPaymentReported() as reported:
+                try:
+                    await self.payments.receive_from_agency(
+                        conn, agency_payment_id(reported.report_id), customer_id=reported.customer_id,
+                        invoice_id=reported.invoice_id, agency_id=reported.agency_id,
+                        agency_name=reported.agency_name, amount=reported.amount, fee=reported.fee,
+                        currency=reported.currency, reference=reported.reference, collected_on=reported.collected_on,
+                    )
+                except RuleViolated as refused:  # e.g. a fee not less than the amount: no retry helps
+                    raise PoisonEvent(f"payments refuses the agency's payment: {refused.field}: {refused}") from refused
+
+
+class PaymentsFeeds:
+    """What consumer group payments.feeds applies: invoicing's events and collections', each to
+    its feed, with the ledger's reactions."""
+
+    name = "payments.feeds"
+
+    def __init__(self, ledger: FeedReactions) -> None:
+        self.feeds: dict[str, InvoicingFeed | CollectionsFeed] = {}
+        for feed in (InvoicingFeed(ledger), CollectionsFeed(ledger)):
+            self.feeds |= dict.fromkeys(feed.event_types, feed)
+        self.event_types = frozenset(self.feeds)
+        self.tables = InvoicingFeed.tables + CollectionsFeed.tables
+
+    async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        await self.feeds[event.type].apply(conn, event)

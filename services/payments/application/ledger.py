@@ -1,6 +1,6 @@
-"""Payments' use cases on the customer's account: take a payment, allocate it (to named invoices
-or oldest first), refund credit, reverse a payment, give back what an invoice no longer asks, and
-agree payment plans.
+"""Payments' use cases on the customer's account: take a payment (also one a collection agency
+reports), allocate it (to named invoices or oldest first), refund credit, reverse a payment, give
+back what an invoice no longer asks, and agree payment plans.
 
 Each runs in the caller's transaction (an HTTP request, the feed consumer's inbox transaction, a
 remittance posting), so a payment's events, the plan's and the balances they move commit or roll
@@ -24,6 +24,7 @@ from services.payments.domain.events import (
     AllocationRule,
     Frequency,
     Instalment,
+    PartyKind,
     PayingParty,
     PaymentAllocated,
     PaymentChannel,
@@ -155,6 +156,32 @@ class Ledger:
         elif allocate:
             await self.allocate_oldest_first(conn, payment)
         return payment
+
+    async def receive_from_agency(
+        self, conn: asyncpg.Connection, payment_id: str, *, customer_id: str, invoice_id: str, agency_id: str,
+        agency_name: str, amount: int, fee: int, currency: str, reference: str | None, collected_on: date,
+    ) -> Payment | None:
+        """A collection agency collected ``amount`` from the customer on ``invoice_id`` and keeps
+        ``fee`` of it: the account falls by ``amount``, which pays that invoice up to what it still
+        asks; the rest stays on the account as credit, all of it when the invoice is not the
+        customer's own open one in that currency (unknown, a payer's, paid, voided). None when
+        ``payment_id`` was received before: the agency's report is taken once."""
+        if (await self.repos.payments.get_or_new(payment_id, connection=conn)).received is not None:
+            return None
+        invoice = (await invoices_locked(conn, [invoice_id])).get(invoice_id)
+        allocations = None
+        if (invoice is not None and invoice.customer_id == customer_id and invoice.currency == currency
+                and invoice.billed_party == "customer" and invoice.balance > 0):
+            allocations = [Allocation(
+                invoice_id=invoice.invoice_id, invoice_number=invoice.number, amount=min(amount, invoice.balance),
+            )]
+        return await self.receive(
+            conn, payment_id, customer_id=customer_id,
+            party=PayingParty(kind=PartyKind.COLLECTION_AGENCY, name=agency_name, agency_id=agency_id),
+            method=PaymentMethod.OTHER, channel=PaymentChannel.AGENCY, amount=amount, fee=fee, currency=currency,
+            reference=reference, received_on=collected_on, recorded_by=f"agency:{agency_id}",
+            allocations=allocations, allocate=False,
+        )
 
     async def allocate(
         self, conn: asyncpg.Connection, payment_id: str, allocations: Sequence[Allocation] | None,

@@ -16,7 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from services.invoicing.adapters.smtp import (
+from shared.clock import FixedClock
+from shared.mail import (
     Attachment,
     DeliveryError,
     MailerUnavailable,
@@ -26,7 +27,6 @@ from services.invoicing.adapters.smtp import (
     RecipientRefused,
     SmtpMailer,
 )
-from shared.clock import FixedClock
 
 SENDER = "Riverside Billing <billing@riverside.example>"
 CUSTOMER = "ada@example.com"

@@ -1,10 +1,10 @@
 """The payments app, built by its own bootstrap, against the real PostgreSQL and Kafka.
 
 One app per test module, in its own schema, with its own consumer group started at the end of
-invoicing's topic. Tests publish invoicing's events on Kafka exactly as invoicing does
-(CloudEvents binary mode, built from invoicing's own event models so they hold to its contract),
-so the only thing between them and payments is the broker. What payments publishes is read back
-from payments.events by key."""
+the topics it reads (invoicing's and collections'). Tests publish invoicing's events on Kafka
+exactly as invoicing does (CloudEvents binary mode, built from invoicing's own event models so
+they hold to its contract), so the only thing between them and payments is the broker. What
+payments publishes is read back from payments.events by key."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.invoicing.domain import events as invoicing
+from services.payments.consumers import TOPICS
 from services.payments.main import create_app
 from services.payments.settings import PaymentsSettings
 from shared.clock import FixedClock
@@ -137,7 +138,8 @@ def invoice_issued(
 async def payments(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningPayments]:
     group_id = f"payments.feeds.test-{uuid.uuid4().hex[:12]}"
     async with scratch_schema(database_url, "payments") as schema:
-        await start_group_at_end(kafka_bootstrap, group_id, invoicing.TOPIC)
+        for topic in TOPICS:
+            await start_group_at_end(kafka_bootstrap, group_id, topic)
         settings = PaymentsSettings(
             environment="test",
             database_url=f"{database_url}?search_path={schema}",

@@ -1,5 +1,5 @@
-"""The outbound e-mail leg: hand a message with its attachments (an invoice PDF, say) to an SMTP
-server.
+"""The outbound e-mail leg of a service: hand a message with its attachments (an invoice or a
+notice as a PDF, say) to an SMTP server.
 
 Failures are sorted by what the caller should do next, every one a ``DeliveryError``:
 
@@ -73,7 +73,7 @@ class _Value(BaseModel):
 
 
 class MailServer(_Value):
-    """Where and how invoicing submits its mail."""
+    """Where and how a service submits its mail."""
 
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
@@ -138,7 +138,7 @@ def _address_of(mailbox: str) -> str:
 class SmtpMailer:
     """Submits mail to one SMTP server, one connection per message.
 
-    A connection per message keeps the mailer stateless: nothing to keep alive between invoices,
+    A connection per message keeps the mailer stateless: nothing to keep alive between messages,
     and nothing left half-open when the server drops idle connections."""
 
     def __init__(self, server: MailServer, clock: Clock | None = None) -> None:

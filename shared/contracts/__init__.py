@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.contracts.asyncapi import ASYNCAPI_FILE, render_asyncapi
+from shared.contracts.asyncapi import (
+    AGENCY_CONTRACT,
+    ASYNCAPI_FILE,
+    render_agency_asyncapi,
+    render_asyncapi,
+)
 from shared.events import CONTRACTS_DIR, EventRegistry, contract_file_name, render_contract
 
 CATALOGUE: dict[str, str] = {
@@ -25,6 +30,8 @@ CATALOGUE: dict[str, str] = {
     "invoicing": "services.invoicing.domain.events:INVOICING_EVENTS",
     "payments": "services.payments.domain.events:PAYMENTS_EVENTS",
     "collections": "services.collections.domain.events:COLLECTIONS_EVENTS",
+    # what collection agencies read on their own topics: a contract for outside parties
+    AGENCY_CONTRACT: "services.collections.domain.agency:AGENCY_EVENTS",
 }
 
 CONTRACT_SUFFIX = ".schema.json"
@@ -51,12 +58,16 @@ def expected_contracts(registries: Mapping[str, EventRegistry]) -> dict[Path, st
         for service, registry in registries.items()
         for event_class in registry
     }
-    return {**schemas, Path(ASYNCAPI_FILE): render_asyncapi(registries)}
+    documents = {Path(ASYNCAPI_FILE): render_asyncapi(registries)}
+    if AGENCY_CONTRACT in registries:
+        documents[Path(AGENCY_CONTRACT) / ASYNCAPI_FILE] = render_agency_asyncapi(registries[AGENCY_CONTRACT])
+    return {**schemas, **documents}
 
 
 def _present_contracts(directory: Path) -> set[Path]:
     schemas = {path.relative_to(directory) for path in directory.glob(f"*/*{CONTRACT_SUFFIX}")}
-    return schemas | ({Path(ASYNCAPI_FILE)} if (directory / ASYNCAPI_FILE).exists() else set())
+    documents = {path.relative_to(directory) for path in directory.glob(f"**/{ASYNCAPI_FILE}")}
+    return schemas | documents
 
 
 @dataclass

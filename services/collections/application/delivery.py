@@ -185,21 +185,27 @@ class NoticeDeliverer:
         await self._sent(notice, message_id)
 
     async def _debtor(self, notice: DueNotice) -> Debtor:
-        """Who the notice is addressed to. A letter prints the address it is posted to; an e-mail's
-        PDF the customer's first postal address, or the e-mail address when there is none. Without
-        the customer (registration not heard from yet) the recipient stands in."""
+        """Who the notice is addressed to, as the PDF prints it.
+
+        A letter prints the address block it is posted to (its recipient's lines, the first of
+        which may be the customer's name). An e-mail's PDF prints the customer's postal address (a
+        billing one first, none that bounced), or else the e-mail address. Without the customer
+        (registration not heard from yet) the recipient stands in."""
         row = await self.pool.fetchrow(
-            "SELECT name, contact FROM customers WHERE customer_id = $1", notice.customer_id
+            "SELECT name, contact, bounced FROM customers WHERE customer_id = $1", notice.customer_id
         )
-        recipient_lines = notice.recipient.split("\n")
-        if row is None:
-            if notice.channel == "email":
-                return Debtor(notice.recipient, [])
-            return Debtor("Account holder", recipient_lines)
+        lines = notice.recipient.split("\n")
         if notice.channel == "letter":
-            return Debtor(row["name"], recipient_lines)
-        addresses = _json(row["contact"]).get("addresses") or []
-        return Debtor(row["name"], _address_lines(addresses[0]) if addresses else recipient_lines)
+            if row is None:
+                return Debtor(lines[0], lines[1:])
+            return Debtor(row["name"], lines[1:] if lines[0] == row["name"] else lines)
+        if row is None:
+            return Debtor(notice.recipient, [])
+        addresses = sorted(
+            (a for a in _json(row["contact"]).get("addresses") or [] if a.get("id") not in (row["bounced"] or [])),
+            key=lambda address: address.get("use") != "billing",
+        )
+        return Debtor(row["name"], _address_lines(addresses[0]) if addresses else [notice.recipient])
 
     async def _queue_letter(self, notice: DueNotice, pdf: bytes) -> str:
         """The letter's print job, queued once however often the delivery is tried; its id."""

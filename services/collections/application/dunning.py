@@ -310,10 +310,12 @@ class NoticeOutcomesRecorder:
         self.debts = debts
         self.clock = clock
 
-    async def _record(self, debt_id: str, event: DomainEvent) -> None:
+    async def _record(self, debt_id: str, event: NoticeSent | NoticeDeliveryFailed) -> None:
         async def once() -> None:
             async with self.pool.acquire() as conn, conn.transaction():
                 debt = await self.debts.get(debt_id, connection=conn)
+                if event.notice_id in debt.delivered:  # reported again after a lost acknowledgement
+                    return
                 await self.debts.save(debt_id, debt, [event], subject=debt.customer_id, connection=conn)
                 if isinstance(event, NoticeDeliveryFailed) and event.bounced:
                     await conn.execute(

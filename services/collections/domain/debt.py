@@ -96,6 +96,7 @@ class Debt(FoldedFromEvents):
     settled: bool = False
     placement: Placement | None = None
     reports: set[str] = field(default_factory=set)
+    delivered: set[str] = field(default_factory=set)  # notices whose delivery outcome is recorded
     version: int = 0
 
     # -- folding -----------------------------------------------------------------------------------
@@ -140,7 +141,9 @@ class Debt(FoldedFromEvents):
             case AccountReturned():
                 if self.placement:
                     self.placement.status = "returned"
-            case NoticeSent() | NoticeDeliveryFailed() | ContactVerificationRequested():
+            case NoticeSent() | NoticeDeliveryFailed():
+                self.delivered.add(event.notice_id)
+            case ContactVerificationRequested():
                 pass
 
     # -- state -------------------------------------------------------------------------------------

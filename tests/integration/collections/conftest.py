@@ -22,7 +22,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.collections.consumers import TOPICS
-from services.collections.domain.policy import Agency, AssignmentRule, DunningPolicy, Guards, Policies
+from services.collections.domain.policy import (
+    Agency,
+    AssignmentRule,
+    DunningPolicy,
+    Guards,
+    Policies,
+)
 from services.collections.main import create_app
 from services.collections.settings import CollectionsSettings
 from services.invoicing.domain import events as invoicing
@@ -63,7 +69,7 @@ class KeptMail:
         return f"<{uuid.uuid4().hex}@mail.test>"
 
 
-def test_policies(agency_id: str, **business: Any) -> Policies:
+def policies_with(agency_id: str, **business: Any) -> Policies:
     return Policies(
         businesses={BUSINESS: DunningPolicy(**business)},
         agencies=(Agency(id=agency_id, name="Northwind Recovery Services", fee_rate_bp=2500),),
@@ -291,8 +297,8 @@ async def start_collections(
 async def collections(database_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningCollections]:
     """Collections with the default policy (every guard on) and the demo agency, which needs no
     topic here: tests of this fixture don't escalate."""
-    async for running in start_collections(database_url, kafka_bootstrap, test_policies("northwind"), "northwind"):
+    async for running in start_collections(database_url, kafka_bootstrap, policies_with("northwind"), "northwind"):
         yield running
 
 
-__all__ = ["Guards", "RunningCollections", "start_collections", "test_policies"]
+__all__ = ["Guards", "RunningCollections", "policies_with", "start_collections"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
+from services.collections.settings import CollectionsSettings
 from services.eligibility.settings import EligibilitySettings
 from services.invoicing.settings import InvoicingSettings
 from services.payments.settings import PaymentsSettings
@@ -23,7 +24,8 @@ def as_documented(table: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "settings_class", [RegistrationSettings, EligibilitySettings, InvoicingSettings, PaymentsSettings]
+    "settings_class",
+    [RegistrationSettings, EligibilitySettings, InvoicingSettings, PaymentsSettings, CollectionsSettings],
 )
 def test_the_readme_lists_every_setting_as_the_code_describes_it(settings_class: type[BaseSettings]) -> None:
     readme = (ROOT / "README.md").read_text()

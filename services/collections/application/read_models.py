@@ -20,6 +20,8 @@ from services.collections.domain.events import (
     DemandIssued,
     DisputeOpened,
     DisputeResolved,
+    NoticeDeliveryFailed,
+    NoticeSent,
     PlacementAcknowledged,
     ValidationNoticeIssued,
 )
@@ -86,28 +88,40 @@ class DebtBook:
 
 
 class NoticeQueue:
-    """Every notice issued, waiting for the delivery worker (which marks what it sent)."""
+    """Every notice issued, waiting for the delivery worker, and what became of it (the worker
+    marks the row as it reports; the outcome events say the same, so a rebuild agrees)."""
 
     name = "collections.notice-queue"
     tables = ("notice_deliveries",)
-    event_types = frozenset({DemandIssued.event_type, ValidationNoticeIssued.event_type})
-
-    def __init__(self, deliver: bool = True) -> None:
-        # a rebuild lists the notices without sending them again
-        self.status = "pending" if deliver else "sent"
+    event_types = frozenset({
+        DemandIssued.event_type, ValidationNoticeIssued.event_type, NoticeSent.event_type,
+        NoticeDeliveryFailed.event_type,
+    })
 
     async def apply(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
         data = event.data
-        destination = data["destination"]
-        await conn.execute(
-            """INSERT INTO notice_deliveries (notice_id, debt_id, customer_id, kind, channel, recipient,
-                   contact_point_id, document, status, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (notice_id) DO NOTHING""",
-            data["notice_id"], data["debt_id"], data["customer_id"],
-            "demand" if event.type == DemandIssued.event_type else "validation",
-            destination["channel"], destination["recipient"], destination["contact_point_id"], json.dumps(data),
-            self.status, event.time,
-        )
+        match event.type:
+            case NoticeSent.event_type:
+                await conn.execute(
+                    "UPDATE notice_deliveries SET status = 'sent', reference = $2 WHERE notice_id = $1",
+                    data["notice_id"], data["reference"],
+                )
+            case NoticeDeliveryFailed.event_type:
+                await conn.execute(
+                    "UPDATE notice_deliveries SET status = 'failed', last_error = $2 WHERE notice_id = $1",
+                    data["notice_id"], data["reason"],
+                )
+            case _:
+                destination = data["destination"]
+                await conn.execute(
+                    """INSERT INTO notice_deliveries (notice_id, debt_id, customer_id, kind, channel, recipient,
+                           contact_point_id, document, created_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (notice_id) DO NOTHING""",
+                    data["notice_id"], data["debt_id"], data["customer_id"],
+                    "demand" if event.type == DemandIssued.event_type else "validation",
+                    destination["channel"], destination["recipient"], destination["contact_point_id"],
+                    json.dumps(data), event.time,
+                )
 
 
 class VerificationTasks:

@@ -7,12 +7,14 @@
 #   deploy/kafka.sh stop            controlled shutdown (SIGTERM; SIGKILL only after a deadline)
 #   deploy/kafka.sh status
 #   deploy/kafka.sh cli <alias|class> [args...]
-#       aliases: topics, console-consumer, console-producer, consumer-groups, configs,
+#       aliases: topics, console-consumer, console-producer, consumer-groups, configs, acls,
 #                get-offsets, api-versions, metadata-quorum, storage
 #   deploy/kafka.sh <alias> [args...]   (same as cli <alias>), e.g.
 #       deploy/kafka.sh topics --bootstrap-server 127.0.0.1:9092 --describe
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m).
+# Environment: KAFKA_PORT (9092, the services' PLAINTEXT listener), KAFKA_CONTROLLER_PORT (9093),
+# KAFKA_AGENCY_PORT (9094, the collection agencies' SASL_PLAINTEXT listener: SCRAM-SHA-512 and
+# ACLs, see deploy/agencies.py), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m).
 # Everything lives under .run/kafka: libs/, data/, logs/ (server.log, kafka.out), kafka.pid.
 set -euo pipefail
 
@@ -28,6 +30,7 @@ STAMP="$RUN_DIR/libs.stamp"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_AGENCY_PORT="${KAFKA_AGENCY_PORT:-9094}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
@@ -78,13 +81,21 @@ run_tool() {
         -cp "$LIBS/*" "$class" "$@"
 }
 
-render_props() {
-    mkdir -p "$DATA_DIR" "$LOG_DIR"
+rendered_props() {
     sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
         -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@KAFKA_AGENCY_PORT@|$KAFKA_AGENCY_PORT|g" \
         -e "s|@DATA_DIR@|$DATA_DIR|g" \
-        "$CONF_DIR/server.properties.template" >"$PROPS"
+        "$CONF_DIR/server.properties.template"
 }
+
+render_props() {
+    mkdir -p "$DATA_DIR" "$LOG_DIR"
+    rendered_props >"$PROPS"
+}
+
+# .run/kafka/server.properties is what the running broker was started with.
+props_current() { [[ -f "$PROPS" ]] && rendered_props | cmp -s - "$PROPS"; }
 
 # The pid from the pid file, if that process is alive and really is our broker (pids get reused).
 running_pid() {
@@ -111,12 +122,17 @@ cmd_start() {
     cmd_install
     if pid="$(running_pid)"; then
         log "already running (pid $pid)"
+        if ! props_current; then
+            log "WARNING: it runs an older configuration than deploy/kafka/server.properties.template;" \
+                "restart it to apply the change (deploy/kafka.sh stop && deploy/kafka.sh start)"
+        fi
         return
     fi
     rm -f "$PID_FILE"
-    if port_open "$KAFKA_PORT" || port_open "$KAFKA_CONTROLLER_PORT"; then
-        die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT is taken by another process"
-    fi
+    local port
+    for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_AGENCY_PORT"; do
+        if port_open "$port"; then die "port $port is taken by another process"; fi
+    done
     render_props
 
     # Format once: meta.properties marks formatted storage; reformatting would wipe the cluster id.
@@ -127,7 +143,8 @@ cmd_start() {
         run_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --standalone >/dev/null
     fi
 
-    log "starting broker on $BOOTSTRAP (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
+    log "starting broker on $BOOTSTRAP (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT," \
+        "agencies 127.0.0.1:$KAFKA_AGENCY_PORT)"
     # setsid: the broker gets a session of its own, so Ctrl-C on `make run` or the end of the shell
     # that started it does not take it down; `deploy/kafka.sh stop` does, cleanly.
     # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
@@ -141,14 +158,20 @@ cmd_start() {
 cmd_wait() {
     local timeout="${1:-90}"
     local deadline=$((SECONDS + timeout))
+    if running_pid >/dev/null && ! grep -q "^listeners=.*AGENCY://" "$PROPS"; then
+        die "the running broker was started without the agency listener (an older configuration);" \
+            "restart it: deploy/kafka.sh stop && deploy/kafka.sh start"
+    fi
     while ((SECONDS < deadline)); do
         if ! running_pid >/dev/null; then
             log "broker is not running"
             tail_logs
             exit 1
         fi
-        if port_open "$KAFKA_PORT" && broker_answers; then
-            log "ready on $BOOTSTRAP"
+        # The listeners open together; waiting for the agency port too means agencies can connect
+        # (and be provisioned) as soon as this returns.
+        if port_open "$KAFKA_PORT" && port_open "$KAFKA_AGENCY_PORT" && broker_answers; then
+            log "ready on $BOOTSTRAP (agencies 127.0.0.1:$KAFKA_AGENCY_PORT)"
             return
         fi
         sleep 1
@@ -208,6 +231,7 @@ tool_class() {
         console-producer) echo org.apache.kafka.tools.ConsoleProducer ;;
         consumer-groups) echo org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
         configs) echo kafka.admin.ConfigCommand ;;
+        acls) echo org.apache.kafka.tools.AclCommand ;;
         get-offsets) echo org.apache.kafka.tools.GetOffsetShell ;;
         api-versions) echo org.apache.kafka.tools.BrokerApiVersionsCommand ;;
         metadata-quorum) echo org.apache.kafka.tools.MetadataQuorumCommand ;;

@@ -10,7 +10,7 @@ LOGS="$ROOT/.run/logs"
 mkdir -p "$LOGS"
 
 # name:port — the services that exist; each reads <NAME>_* settings (see README).
-SERVICES=("registration:8001" "eligibility:8002" "invoicing:8003" "payments:8004")
+SERVICES=("registration:8001" "eligibility:8002" "invoicing:8003" "payments:8004" "collections:8005")
 # The payer simulator: a stand-in for a clearinghouse that answers X12 270s with 271s from
 # simulators/clearinghouse/members.toml. Real deployments point payers at real clearinghouses.
 SIMULATOR_PORT="${CLEARINGHOUSE_SIMULATOR_PORT:-8090}"
@@ -32,6 +32,10 @@ MAILBOX_PORT="${INVOICING_SMTP_PORT:-1025}"
 (cd "$ROOT" && exec "$PYTHON" -m simulators.mailbox --port "$MAILBOX_PORT" --directory "$ROOT/.run/mail") \
     >>"$LOGS/mailbox.log" 2>&1 &
 pids+=("$!")
+
+# Collections also answers the demo collection agency (deploy/collections.toml), whose HTTP token is
+# this one; its Kafka credentials were written to .run/agencies/northwind.json by deploy/agencies.py.
+export COLLECTIONS_API_TOKENS="${COLLECTIONS_API_TOKENS:-{\"dev-token-change-me\": {\"system\": \"development\", \"scopes\": [\"*\"]}, \"dev-agency-northwind\": {\"system\": \"agency-northwind\", \"scopes\": [\"agency:northwind\"]}}}"
 
 for entry in "${SERVICES[@]}"; do
     name="${entry%%:*}"
@@ -101,7 +105,8 @@ curl -sf -o /dev/null -X PUT "http://127.0.0.1:${PAYMENTS_HTTP_PORT}/v1/business
                       "address_lines": ["100 Main Street", "Springfield, IL 62701"]}]}' \
     && echo "payments: how to pay at the demo clinic is published (GET /v1/businesses/clinic/payment-instructions)"
 
-echo "development token: Authorization: Bearer dev-token-change-me"
+echo "collections places debts with the demo agency northwind; run its reference consumer as examples/agency/README.md shows"
+echo "development token: Authorization: Bearer dev-token-change-me (the demo agency's: dev-agency-northwind)"
 echo "logs: .run/logs/   Ctrl-C stops the services (deploy/infra.sh down stops PostgreSQL and Kafka)"
 wait -n "${pids[@]}"
 echo "a service exited; see .run/logs/" >&2

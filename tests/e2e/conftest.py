@@ -251,3 +251,19 @@ async def payments_process(database_url: str, kafka_bootstrap: str, tmp_path: Pa
         database_url, kafka_bootstrap, tmp_path,
     ) as service:
         yield service
+
+
+@pytest.fixture
+async def collections_process(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
+    """Collections as operators run it, reading registration, invoicing and payments from now on.
+    Its scheduler hardly ever runs on its own: tests drive dunning runs over HTTP, at the moments
+    they choose. The policy file, the agencies' tokens and the mail server are the test's to give
+    at ``start``."""
+    async with service_in_scratch_schema(
+        "collections",
+        ("FEEDS_CONSUMER_GROUP", "collections.feeds", ("registration.events", "invoicing.events", "payments.events")),
+        ["collections:read", "collections:write", "collections:operate"],
+        {"DELIVERY_POLL_INTERVAL_SECONDS": "0.2", "DUNNING_INTERVAL_SECONDS": "86400"},
+        database_url, kafka_bootstrap, tmp_path,
+    ) as service:
+        yield service

@@ -123,6 +123,7 @@ class DunningRunRequest(Body):
 class DunningRunPublic(BaseModel):
     at: datetime
     reviewed: int
+    conflicts: int = Field(description="Debts that kept changing while reviewed, left for the next run")
     outcomes: dict[str, int] = Field(description="Events recorded, by type")
 
 

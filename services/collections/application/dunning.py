@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 class DunningRun:
     at: datetime
     reviewed: int = 0
+    conflicts: int = 0  # debts left for the next run: they kept changing while reviewed
     outcomes: Counter[str] = field(default_factory=Counter)  # event type name -> how many
 
 
@@ -97,8 +98,13 @@ class Collections:
         """A customer invoice went unpaid past its due date: open its debt (once)."""
         assert missed.invoice_id is not None
         invoice = await conn.fetchrow("SELECT * FROM invoices WHERE invoice_id = $1", missed.invoice_id)
-        if invoice is None:
-            raise LookupError(f"PaymentMissed for invoice {missed.invoice_id}, which invoicing never issued")
+        if invoice is None:  # invoicing's InvoiceIssued is still on its way: open the debt when it comes
+            await conn.execute(
+                """INSERT INTO missed_awaiting_invoice (invoice_id, missed, received_at) VALUES ($1, $2, $3)
+                   ON CONFLICT (invoice_id) DO NOTHING""",
+                missed.invoice_id, missed.model_dump_json(), self.clock.now(),
+            )
+            return
         debt = await self.debts.get_or_new(missed.invoice_id, connection=conn)
         if debt.opened is not None:
             return
@@ -109,6 +115,14 @@ class Collections:
             due_date=invoice["due_date"], service_dates=list(invoice["service_dates"]), at=self.clock.now(),
         )
         await self.debts.save(debt.debt_id, debt, events, subject=debt_subject(events), connection=conn)
+
+    async def invoice_issued(self, conn: asyncpg.Connection, invoice_id: str) -> None:
+        """A customer invoice arrived: open its debt if payments already reported it missed."""
+        waiting = await conn.fetchval(
+            "DELETE FROM missed_awaiting_invoice WHERE invoice_id = $1 RETURNING missed", invoice_id,
+        )
+        if waiting is not None:
+            await self.payment_missed(conn, PaymentMissed.model_validate_json(waiting))
 
     async def balance_changed(self, conn: asyncpg.Connection, invoice_id: str) -> None:
         """An open debt whose balance fell to nothing is settled at once (and recalled from an agency)."""
@@ -133,9 +147,11 @@ class Collections:
         )
         for row in rows:
             try:
-                events = await self.review(row["debt_id"], run.at)
+                # a notice's delivery being recorded at the same moment is a lost race: decide again
+                events = await retry_on_conflict(lambda debt_id=row["debt_id"]: self.review(debt_id, run.at))
             except ConcurrencyConflict:
-                log.info("debt %s was reviewed concurrently; the next run looks again", row["debt_id"])
+                log.warning("debt %s kept changing while reviewed; the next run looks again", row["debt_id"])
+                run.conflicts += 1
                 continue
             run.reviewed += 1
             run.outcomes.update(type(e).__name__ for e in events)

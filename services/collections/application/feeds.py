@@ -4,7 +4,7 @@ payments, plans and how to pay from payments.
 
 Applied in the consumer's inbox transaction, so a redelivered event changes nothing twice. Two
 reactions run in that same transaction: payments' PaymentMissed for a customer invoice opens a
-debt, and anything that lowers an open debt's balance to nothing settles it (recalling it from an
+debt (or, if invoicing's InvoiceIssued has not arrived yet, waits for it), and anything that lowers an open debt's balance to nothing settles it (recalling it from an
 agency that holds it). New contact details close the customer's skip-trace tasks, so the next
 dunning run finds the new contact point."""
 
@@ -41,6 +41,8 @@ from shared.envelope import EventEnvelope
 
 class Reactions(Protocol):
     async def payment_missed(self, conn: asyncpg.Connection, missed: PaymentMissed) -> None: ...
+
+    async def invoice_issued(self, conn: asyncpg.Connection, invoice_id: str) -> None: ...
 
     async def balance_changed(self, conn: asyncpg.Connection, invoice_id: str) -> None: ...
 
@@ -111,6 +113,8 @@ class UpstreamFeed:
                     issued.issue_date, issued.due_date, sorted({line.service_date for line in issued.lines}),
                     event.time,
                 )
+                if self.reactions is not None:
+                    await self.reactions.invoice_issued(conn, issued.invoice_id)
             case CreditNoteIssued() as credit:
                 await conn.execute(
                     "UPDATE invoices SET credited = credited + $2, updated_at = $3 WHERE invoice_id = $1",

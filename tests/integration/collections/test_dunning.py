@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.collections.conftest import NOW, RunningCollections
+from services.payments.domain import events as payments
+from tests.integration.collections.conftest import NOW, RunningCollections, unique
 from tests.polling import eventually
 
 
@@ -56,3 +57,35 @@ async def test_notices_follow_the_policy_in_order_and_paying_in_full_ends_dunnin
     await collections.run(NOW + timedelta(days=40))
     assert [n["step"] for n in (await collections.debt(debt_id))["notices"]] == ["reminder", "first_demand"]
     assert (await collections.history(debt_id))[-1] in ("DebtSettled", "NoticeSent")
+
+
+async def test_a_missed_payment_heard_before_its_invoice_opens_the_debt_when_the_invoice_arrives(
+    collections: RunningCollections,
+) -> None:
+    collections.clock.set(NOW)
+    customer_id = await collections.register()
+    invoice_id = unique("inv_")
+    due = NOW.date() - timedelta(days=1)
+    await collections.from_payments(payments.PaymentMissed(
+        customer_id=customer_id, item=payments.DueItem.INVOICE, invoice_id=invoice_id, invoice_number="INV-EARLY",
+        billed_party="customer", due_date=due, amount=7_700, currency="USD", days_overdue=1, as_of=NOW.date(),
+        detected_at=NOW,
+    ), customer_id)
+
+    async def waiting() -> bool:
+        return bool(await collections.pool.fetchval(
+            "SELECT 1 FROM missed_awaiting_invoice WHERE invoice_id = $1", invoice_id,
+        ))
+
+    await eventually(waiting, timeout=20, message="the missed payment waits for its invoice")
+    issued = await collections.invoice(customer_id, 7_700, due_date=due)
+    assert issued.invoice_id != invoice_id  # the harness numbers its own; publish the one payments missed
+    early = issued.model_copy(update={"invoice_id": invoice_id, "number": "INV-EARLY"})
+    await collections.from_invoicing(early, customer_id)
+
+    async def opened() -> bool:
+        return bool(await collections.pool.fetchval("SELECT 1 FROM debts WHERE debt_id = $1", invoice_id))
+
+    await eventually(opened, timeout=20, message="the debt opened when its invoice arrived")
+    debt = await collections.debt(invoice_id)
+    assert debt["invoice_number"] == "INV-EARLY" and debt["itemization"]["balance"] == 7_700

@@ -35,7 +35,8 @@ pids+=("$!")
 
 # Collections also answers the demo collection agency (deploy/collections.toml), whose HTTP token is
 # this one; its Kafka credentials were written to .run/agencies/northwind.json by deploy/agencies.py.
-export COLLECTIONS_API_TOKENS="${COLLECTIONS_API_TOKENS:-{\"dev-token-change-me\": {\"system\": \"development\", \"scopes\": [\"*\"]}, \"dev-agency-northwind\": {\"system\": \"agency-northwind\", \"scopes\": [\"agency:northwind\"]}}}"
+demo_collections_tokens='{"dev-token-change-me": {"system": "development", "scopes": ["*"]}, "dev-agency-northwind": {"system": "agency-northwind", "scopes": ["agency:northwind"]}}'
+export COLLECTIONS_API_TOKENS="${COLLECTIONS_API_TOKENS:-$demo_collections_tokens}"
 
 for entry in "${SERVICES[@]}"; do
     name="${entry%%:*}"

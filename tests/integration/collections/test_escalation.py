@@ -173,3 +173,38 @@ async def test_a_non_profit_hospital_waits_120_days_after_the_first_statement(no
     assert (await non_profit.debt(debt_id))["status"] == "escalated"
 
 
+
+
+async def test_the_agency_returns_an_account_and_staff_recall_one_placed_in_error(
+    escalating: RunningCollections,
+) -> None:
+    escalating.clock.set(NOW)
+    returned_id, _ = await escalating.debt_in_arrears(3_000)
+    mistaken_id, _ = await escalating.debt_in_arrears(4_000)
+    for days in (0, 5, 36):
+        await escalating.run(NOW + timedelta(days=days))
+
+    returned = (await escalating.debt(returned_id))["placement"]["placement_id"]
+    answer = await escalating.api.post(
+        f"/v1/agency/placements/{returned}/return", json={"reason": "debtor cannot be located"},
+        headers={**AGENCY_AUTH, "Idempotency-Key": f"return-{returned}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "returned"
+    assert (await escalating.debt(returned_id))["status"] == "returned"
+    late = await escalating.api.post(
+        f"/v1/agency/placements/{returned}/payments", json={"amount": 100, "currency": "USD"},
+        headers={**AGENCY_AUTH, "Idempotency-Key": f"late-{returned}"},
+    )
+    assert late.status_code == 422 and late.json()["errors"][0]["field"] == "placement"
+
+    mistaken = (await escalating.debt(mistaken_id))["placement"]["placement_id"]
+    recalled = await escalating.api.post(
+        f"/v1/debts/{mistaken_id}/recall", json={"reason": "placed_in_error", "note": "insurer still deciding"},
+    )
+    assert recalled.status_code == 200, recalled.text
+    assert recalled.json()["placement"]["status"] == "recalled"
+    [message] = await escalating.events_of(f"collections.agency.{AGENCY}", mistaken, RECALLED, 1)
+    assert message["reason"] == "placed_in_error"
+    await escalating.run(NOW + timedelta(days=60))  # a recalled debt is not placed again on its own
+    assert (await escalating.debt(mistaken_id))["status"] == "dunning"

@@ -5,6 +5,7 @@ waits for new contact details."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from services.registration.domain import events as registration
@@ -150,3 +151,43 @@ async def test_a_notice_without_a_usable_contact_point_waits_for_new_contact_det
     debt = await collections.debt(debt_id)
     assert [n["step"] for n in debt["notices"]] == ["reminder"]
     assert debt["notices"][0]["recipient"] == details.emails[0].address
+
+
+async def test_a_bounced_contact_point_asks_for_a_new_one(collections: RunningCollections) -> None:
+    collections.clock.set(NOW)
+    debt_id, issued = await collections.debt_in_arrears()
+    contact = json.loads(await collections.pool.fetchval(
+        "SELECT contact FROM customers WHERE customer_id = $1", issued.customer_id,
+    ))
+    email_id = contact["emails"][0]["id"]
+    await collections.from_registration(registration.ContactPointBounced(
+        customer_id=issued.customer_id, contact_point_id=email_id, channel=registration.Channel.EMAIL,
+        reason="550 mailbox unavailable", bounced_at=NOW,
+    ), issued.customer_id)
+
+    async def bounced() -> bool:
+        return email_id in await collections.pool.fetchval(
+            "SELECT bounced FROM customers WHERE customer_id = $1", issued.customer_id,
+        )
+
+    await eventually(bounced, timeout=20, message="collections saw the bounce")
+    await collections.run()
+    assert await _steps(collections, debt_id) == []
+    tasks = (await collections.api.get(
+        "/v1/verification-tasks", params={"customer_id": issued.customer_id},
+    )).json()["items"]
+    assert [(t["channel"], t["contact_point_id"]) for t in tasks] == [("email", email_id)]
+
+    await collections.from_registration(registration.ContactPointVerified(
+        customer_id=issued.customer_id, contact_point_id=email_id, channel=registration.Channel.EMAIL,
+        verified_at=NOW,
+    ), issued.customer_id)
+
+    async def usable_again() -> bool:
+        return email_id not in await collections.pool.fetchval(
+            "SELECT bounced FROM customers WHERE customer_id = $1", issued.customer_id,
+        )
+
+    await eventually(usable_again, timeout=20, message="the verified contact point is usable again")
+    await collections.run()
+    assert await _steps(collections, debt_id) == ["reminder"]

@@ -220,7 +220,8 @@ async def dunning_run(body: DunningRunRequest, principal: Operator, collections:
     """What the scheduler does on its own every ``COLLECTIONS_DUNNING_INTERVAL_SECONDS``: notices
     that are due, escalations, settlements; guards postpone what they hold back."""
     run = await collections.run(body.at)
-    return DunningRunPublic(at=run.at, reviewed=run.reviewed, conflicts=run.conflicts, outcomes=dict(run.outcomes))
+    return DunningRunPublic(at=run.at, reviewed=run.reviewed, conflicts=run.conflicts, failed=run.failed,
+                            outcomes=dict(run.outcomes))
 
 
 @router.post("/debts/{debt_id}/contact-attempts", status_code=201, response_model=DebtPublic, tags=["debts"],

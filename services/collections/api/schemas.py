@@ -124,6 +124,7 @@ class DunningRunPublic(BaseModel):
     at: datetime
     reviewed: int
     conflicts: int = Field(description="Debts that kept changing while reviewed, left for the next run")
+    failed: int = Field(description="Debts whose review failed (see the log), tried again by the next run")
     outcomes: dict[str, int] = Field(description="Events recorded, by type")
 
 

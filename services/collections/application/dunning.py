@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -45,6 +46,7 @@ class DunningRun:
     at: datetime
     reviewed: int = 0
     conflicts: int = 0  # debts left for the next run: they kept changing while reviewed
+    failed: int = 0  # debts whose review failed (logged); tried again by the next run
     outcomes: Counter[str] = field(default_factory=Counter)  # event type name -> how many
 
 
@@ -153,6 +155,10 @@ class Collections:
                 log.warning("debt %s kept changing while reviewed; the next run looks again", row["debt_id"])
                 run.conflicts += 1
                 continue
+            except Exception:  # one debt's bad data (say, an unknown time zone) must not stop the others
+                log.exception("reviewing debt %s failed; the next run tries again", row["debt_id"])
+                run.failed += 1
+                continue
             run.reviewed += 1
             run.outcomes.update(type(e).__name__ for e in events)
         return run
@@ -242,7 +248,10 @@ class Collections:
 
     # -- staff -------------------------------------------------------------------------------------
 
-    async def _change(self, conn: asyncpg.Connection, debt_id: str, decide: Any, expected_version: int | None = None) -> Debt:
+    async def _change(
+        self, conn: asyncpg.Connection, debt_id: str, decide: Callable[[Debt], list[DomainEvent]],
+        expected_version: int | None = None,
+    ) -> Debt:
         try:
             debt = await self.debts.get(debt_id, connection=conn, expected_version=expected_version)
         except LookupError:

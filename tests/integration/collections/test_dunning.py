@@ -89,3 +89,13 @@ async def test_a_missed_payment_heard_before_its_invoice_opens_the_debt_when_the
     await eventually(opened, timeout=20, message="the debt opened when its invoice arrived")
     debt = await collections.debt(invoice_id)
     assert debt["invoice_number"] == "INV-EARLY" and debt["itemization"]["balance"] == 7_700
+
+
+async def test_a_debt_that_cannot_be_reviewed_does_not_stop_the_run(collections: RunningCollections) -> None:
+    collections.clock.set(NOW)
+    broken_id, _ = await collections.debt_in_arrears(time_zone="Mars/Olympus_Mons")  # no such time zone
+    fine_id, _ = await collections.debt_in_arrears()
+    run = await collections.run()
+    assert run["failed"] >= 1
+    assert [n["step"] for n in (await collections.debt(fine_id))["notices"]] == ["reminder"]
+    assert (await collections.debt(broken_id))["notices"] == []

@@ -88,23 +88,23 @@ def _aging(lines: list[tuple[str, int, int]]) -> list[AgingPublic]:
 async def standing(principal: Reader, pool: PoolDep, clock: ClockDep, as_of: AsOf = None) -> StandingPublic:
     """What customers owe, per currency, in aging buckets by days past due."""
     day = as_of or clock.today()
+    # what was paid per invoice is summed once, then each invoice's balance computed from it
     rows = await pool.fetch(
-        f"""SELECT currency, ($1::date - due_date) AS days, sum(balance)::bigint AS balance,
-                   count(DISTINCT customer_id) AS customers
-            FROM (SELECT b.currency, b.due_date, b.customer_id,
-                         CASE WHEN b.voided THEN 0 ELSE greatest(0, b.total - least(b.total - b.paid,
-                             b.credited + b.written_off + b.transferred) - b.paid) END AS balance
-                  FROM ({INVOICE_BALANCES}) b) x
-            WHERE balance > 0 GROUP BY currency, days""",
+        """WITH balances AS (
+               SELECT i.currency, i.due_date, i.customer_id,
+                      CASE WHEN i.voided THEN 0 ELSE greatest(0, i.total - i.credited - i.written_off - i.transferred
+                          - coalesce(p.paid, 0)) END AS balance
+               FROM invoices i
+               LEFT JOIN (SELECT invoice_id, sum(amount) AS paid FROM invoice_payments GROUP BY invoice_id) p
+                   USING (invoice_id)),
+           owing AS (SELECT * FROM balances WHERE balance > 0)
+           SELECT currency, ($1::date - due_date) AS days, sum(balance)::bigint AS balance,
+                  (SELECT count(DISTINCT customer_id) FROM owing) AS customers
+           FROM owing GROUP BY currency, days""",
         day,
     )
-    customers = await pool.fetchval(
-        f"""SELECT count(DISTINCT customer_id) FROM ({INVOICE_BALANCES}) b
-            WHERE NOT b.voided AND b.total - b.paid - b.credited - b.written_off - b.transferred > 0"""
-    )
-    return StandingPublic(
-        as_of=day, aging=_aging([(r["currency"], r["days"], r["balance"]) for r in rows]), customers=customers,
-    )
+    lines = [(r["currency"], r["days"], r["balance"]) for r in rows]
+    return StandingPublic(as_of=day, aging=_aging(lines), customers=rows[0]["customers"] if rows else 0)
 
 
 @router.get("/customers/{customer_id}/standing", response_model=CustomerStandingPublic, tags=["standing"],
@@ -115,8 +115,8 @@ async def customer_standing(
     day = as_of or clock.today()
     rows = await pool.fetch(
         f"""SELECT b.*, d.status AS debt_status,
-                   EXISTS (SELECT 1 FROM plans p WHERE p.status = 'active' AND b.invoice_id = ANY(p.invoice_ids))
-                       AS in_plan
+                   (SELECT count(*) > 0 FROM plans p WHERE p.status = 'active'
+                        AND p.invoice_ids @> ARRAY[b.invoice_id]) AS in_plan
             FROM ({INVOICE_BALANCES}) b LEFT JOIN debts d ON d.invoice_id = b.invoice_id
             WHERE b.customer_id = $1 ORDER BY b.due_date, b.number""",
         customer_id,

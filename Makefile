@@ -53,6 +53,7 @@ bench: infra-up
 	$(PY) -m benchmarks.eligibility
 	$(PY) -m benchmarks.invoicing
 	$(PY) -m benchmarks.payments
+	$(PY) -m benchmarks.collections
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -13,6 +13,25 @@ MINOR_UNITS: dict[str, int] = {
     "JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3,
 }
 
+
+def minor_unit_exponent(currency: str) -> int:
+    """The currency's decimals; ValueError for a currency we do not bill in."""
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise ValueError(f"{currency} is not a currency we bill in: its minor unit is unknown") from None
+
+
+def format_minor_units(amount: int, currency: str) -> str:
+    """``amount`` minor units of ``currency`` as a reader expects them, with thousands grouped and
+    exactly the currency's decimals: 123456 USD is "1,234.56", 500 JPY is "500", -1250 USD is
+    "-12.50". Integer arithmetic only, so no amount is ever rounded."""
+    exponent = minor_unit_exponent(currency)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**exponent)
+    decimals = f".{fraction:0{exponent}d}" if exponent else ""
+    return f"{sign}{whole:,}{decimals}"
+
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 
 

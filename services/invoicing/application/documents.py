@@ -24,9 +24,9 @@ from services.invoicing.domain.printable import (
     PrintedLine,
     PrintedParty,
     StatementItem,
-    format_money,
     how_to_pay_lines,
 )
+from shared.money import format_minor_units
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,8 @@ async def printable_invoice(conn: asyncpg.Connection, invoice: Invoice, letterhe
         notes.append(issued.transfer_reason)
     if issued.estimate is not None and issued.estimate.exceeded:
         notes.append(
-            f"This bill is {format_money(issued.estimate.billed - issued.estimate.estimated, issued.currency)} "
-            f"above your Good Faith Estimate of {format_money(issued.estimate.estimated, issued.currency)}; "
+            f"This bill is {format_minor_units(issued.estimate.billed - issued.estimate.estimated, issued.currency)} "
+            f"above your Good Faith Estimate of {format_minor_units(issued.estimate.estimated, issued.currency)}; "
             "you may dispute it."
         )
     if invoice.status.value == "voided":

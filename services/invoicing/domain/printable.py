@@ -17,27 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.money import MINOR_UNITS, CurrencyCode
-
-
-def format_money(amount: int, currency: str) -> str:
-    """``amount`` minor units of ``currency`` as a reader expects them, with thousands grouped and
-    exactly the currency's decimals: 123456 USD is "1,234.56", 500 JPY is "500", -1250 USD is
-    "-12.50". Integer arithmetic only, so no amount is ever rounded."""
-    exponent = _minor_unit_exponent(currency)
-    sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10**exponent)
-    decimals = f".{fraction:0{exponent}d}" if exponent else ""
-    return f"{sign}{whole:,}{decimals}"
-
-
-def _minor_unit_exponent(currency: str) -> int:
-    try:
-        return MINOR_UNITS[currency]
-    except KeyError:
-        raise ValueError(
-            f"{currency} is not a currency we bill in: its minor unit is unknown"
-        ) from None
+from shared.money import CurrencyCode, minor_unit_exponent
 
 
 class _Printed(BaseModel):
@@ -51,7 +31,7 @@ class _InCurrency(_Printed):
     @classmethod
     def _known_currency(cls, currency: str) -> str:
         # refused here rather than when printing, where the document could no longer be fixed
-        _minor_unit_exponent(currency)
+        minor_unit_exponent(currency)
         return currency
 
 

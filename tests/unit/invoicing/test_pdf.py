@@ -20,8 +20,8 @@ from services.invoicing.domain.printable import (
     PrintedLine,
     PrintedParty,
     StatementItem,
-    format_money,
 )
+from shared.money import format_minor_units as format_money
 
 CLINIC = PrintedParty(
     name="Riverside Family Clinic",

@@ -21,7 +21,6 @@ from services.collections.application.delivery import (
     Letterhead,
     Mailer,
     NoticeDeliverer,
-    NoticeDeliveryPolicy,
 )
 from services.collections.application.dunning import Collections, NoticeOutcomesRecorder
 from services.collections.application.feeds import UpstreamFeed
@@ -33,6 +32,7 @@ from services.collections.domain.policy import Policies
 from services.collections.settings import CollectionsSettings
 from shared.clock import Clock, SystemClock
 from shared.db import migrations_in, platform_migrations
+from shared.delivery import DeliveryPolicy
 from shared.eventstore.repository import EventSourcedRepository
 from shared.http.app import create_service_app
 from shared.mail import MailServer, SmtpMailer
@@ -102,7 +102,7 @@ def notice_deliverer(pool, settings: CollectionsSettings, mailer, outcomes):  # 
     return NoticeDeliverer(
         pool=pool, mailer=mailer, outcomes=outcomes,
         letterhead=Letterhead(settings.business_name, settings.business_address),
-        policy=NoticeDeliveryPolicy(
+        policy=DeliveryPolicy(
             max_attempts=settings.delivery_max_attempts, backoff_seconds=settings.delivery_backoff_seconds,
             poll_interval_seconds=settings.delivery_poll_interval_seconds,
             lease_seconds=settings.delivery_lease_seconds,

@@ -24,7 +24,7 @@ from services.invoicing.api.routes import router
 from services.invoicing.application.billing import Billing, BillingPolicy, Repositories
 from services.invoicing.application.catalogue import Catalogue
 from services.invoicing.application.claims import Submitter, X12Claims
-from services.invoicing.application.delivery import Deliverer, DeliveryPolicy, Mailer
+from services.invoicing.application.delivery import Deliverer, Mailer
 from services.invoicing.application.documents import Letterhead
 from services.invoicing.application.feeds import UpstreamFeed
 from services.invoicing.application.read_models import INLINE_READ_MODELS
@@ -38,6 +38,7 @@ from services.invoicing.domain.printable import PrintedParty
 from services.invoicing.settings import InvoicingSettings
 from shared.clock import Clock, SystemClock
 from shared.db import migrations_in, platform_migrations
+from shared.delivery import DeliveryPolicy
 from shared.eventstore.repository import EventSourcedRepository
 from shared.http.app import create_service_app
 from shared.mail import MailServer, SmtpMailer

@@ -17,7 +17,6 @@ of a notice twice."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -29,6 +28,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.collections.adapters.notice_pdf import notice_subject, notice_text, render_notice
+from shared.delivery import DeliveryPolicy, LeasedDeliveries
 from shared.mail import Attachment, DeliveryError, OutgoingMail, RecipientRefused
 
 log = logging.getLogger(__name__)
@@ -60,19 +60,6 @@ class Letterhead:
 
 
 @dataclass(frozen=True)
-class NoticeDeliveryPolicy:
-    max_attempts: int = 5
-    backoff_seconds: float = 30.0
-    poll_interval_seconds: float = 1.0
-    lease_seconds: float = 120.0
-    batch_size: int = 20
-
-    def backoff(self, attempts: int) -> float:
-        """The wait after the ``attempts``-th try failed for now: doubling from ``backoff_seconds``."""
-        return self.backoff_seconds * 2 ** max(0, attempts - 1)
-
-
-@dataclass(frozen=True)
 class DueNotice:
     notice_id: str
     debt_id: str
@@ -91,10 +78,10 @@ class Debtor:
     address_lines: list[str]
 
 
-class NoticeDeliverer:
+class NoticeDeliverer(LeasedDeliveries[DueNotice]):
     def __init__(
         self, *, pool: asyncpg.Pool, mailer: Mailer, outcomes: NoticeOutcomes, letterhead: Letterhead,
-        policy: NoticeDeliveryPolicy, on_outcome: Callable[[str], None] = lambda outcome: None,
+        policy: DeliveryPolicy, on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.pool = pool
         self.mailer = mailer
@@ -103,21 +90,8 @@ class NoticeDeliverer:
         self.policy = policy
         self.on_outcome = on_outcome
 
-    async def run(self) -> None:
-        while True:
-            worked = await self.run_once()
-            if not worked:
-                await asyncio.sleep(self.policy.poll_interval_seconds)
-
-    async def run_once(self) -> int:
-        """Delivers the notices due now; the number of notices worked on."""
-        due = await self._claim()
-        for notice in due:
-            try:
-                await self._deliver(notice)
-            except Exception:  # the lease runs out and the delivery is tried again
-                log.exception("delivering notice %s failed", notice.notice_id)
-        return len(due)
+    def _describe(self, item: DueNotice) -> str:
+        return f"notice {item.notice_id}"
 
     async def _claim(self) -> list[DueNotice]:
         rows = await self.pool.fetch(

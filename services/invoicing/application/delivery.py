@@ -11,7 +11,6 @@ registration can mark it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -50,6 +49,7 @@ from services.invoicing.domain.events import (
     StatementSent,
 )
 from shared.clock import Clock
+from shared.delivery import DeliveryPolicy, LeasedDeliveries
 from shared.eventstore import retry_on_conflict
 from shared.mail import Attachment, DeliveryError, OutgoingMail
 
@@ -62,18 +62,6 @@ class Mailer(Protocol):
 
 class ClaimSubmitter(Protocol):
     async def submit(self, endpoint: str, claim: str, *, timeout: float) -> Acknowledgment: ...
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    max_attempts: int = 5
-    backoff_seconds: float = 30.0
-    poll_interval_seconds: float = 1.0
-    lease_seconds: float = 120.0
-    batch_size: int = 20
-
-    def backoff(self, attempts: int) -> float:
-        return self.backoff_seconds * 2 ** max(0, attempts - 1)
 
 
 @dataclass(frozen=True)
@@ -99,7 +87,7 @@ class Rendered:
     payer_id: str | None
 
 
-class Deliverer:
+class Deliverer(LeasedDeliveries[Due]):
     def __init__(
         self, *, pool: asyncpg.Pool, repositories: Repositories, mailer: Mailer, claims: ClaimSubmitter,
         letterhead: Letterhead, clock: Clock, policy: DeliveryPolicy,
@@ -114,21 +102,8 @@ class Deliverer:
         self.policy = policy
         self.on_outcome = on_outcome
 
-    async def run(self) -> None:
-        while True:
-            worked = await self.run_once()
-            if not worked:
-                await asyncio.sleep(self.policy.poll_interval_seconds)
-
-    async def run_once(self) -> int:
-        """Delivers what is due now; the number of deliveries worked on."""
-        due = await self._claim()
-        for item in due:
-            try:
-                await self._deliver(item)
-            except Exception:  # the lease runs out and the delivery is tried again
-                log.exception("delivering %s %s failed", item.kind, item.document_id)
-        return len(due)
+    def _describe(self, item: Due) -> str:
+        return f"{item.kind} {item.document_id}"
 
     async def _claim(self) -> list[Due]:
         rows = await self.pool.fetch(

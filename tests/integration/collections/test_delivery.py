@@ -29,7 +29,6 @@ from pypdf import PdfReader
 from services.collections.application.delivery import (
     Letterhead,
     NoticeDeliverer,
-    NoticeDeliveryPolicy,
 )
 from services.collections.domain.events import (
     Channel,
@@ -41,6 +40,7 @@ from services.collections.domain.events import (
     ValidationNoticeIssued,
 )
 from shared.db import migrate, migrations_in
+from shared.delivery import DeliveryPolicy
 from shared.mail import (
     DeliveryError,
     MailerUnavailable,
@@ -61,7 +61,7 @@ ADA_ADDRESS = ["5 Analytical Way", "Springfield, IL 62702"]
 REFUSED_MAILBOX = "gone@example.com"
 GREYLISTED = "later@example.com"
 BACKOFF = 30.0
-POLICY = NoticeDeliveryPolicy(max_attempts=3, backoff_seconds=BACKOFF, lease_seconds=60, batch_size=10)
+POLICY = DeliveryPolicy(max_attempts=3, backoff_seconds=BACKOFF, lease_seconds=60, batch_size=10)
 
 
 class Mailbox:
@@ -253,7 +253,7 @@ async def make_due(pool: asyncpg.Pool, notice_id: str) -> None:
     await pool.execute("UPDATE notice_deliveries SET next_attempt_at = now() WHERE notice_id = $1", notice_id)
 
 
-def deliverer(pool: asyncpg.Pool, mailer: Any, outcomes: Outcomes, policy: NoticeDeliveryPolicy = POLICY,
+def deliverer(pool: asyncpg.Pool, mailer: Any, outcomes: Outcomes, policy: DeliveryPolicy = POLICY,
               seen: list[str] | None = None) -> NoticeDeliverer:
     return NoticeDeliverer(
         pool=pool, mailer=mailer, outcomes=outcomes, letterhead=LETTERHEAD, policy=policy,
@@ -502,7 +502,7 @@ async def test_a_letter_is_queued_for_printing_and_reported_sent_with_its_id(poo
 async def test_a_letter_is_queued_once_however_often_its_delivery_is_tried(pool: asyncpg.Pool) -> None:
     notice = await queue_notice(pool, channel="letter", recipient="\n".join(["Grace Hopper", *ADA_ADDRESS]))
     outcomes = Outcomes(refuse_next=1)  # the first report is lost: the letter is queued, not marked
-    worker = deliverer(pool, StubMailer(), outcomes, NoticeDeliveryPolicy(lease_seconds=0.3))
+    worker = deliverer(pool, StubMailer(), outcomes, DeliveryPolicy(lease_seconds=0.3))
 
     assert await worker.run_once() == 1
     assert outcomes.sent_reports == []
@@ -551,7 +551,7 @@ async def test_a_crashed_workers_notice_is_taken_up_when_its_lease_runs_out(pool
     notice = await queue_notice(pool)
     stuck, outcomes = StubMailer(hold=True), Outcomes()
     crashed = asyncio.create_task(
-        deliverer(pool, stuck, outcomes, NoticeDeliveryPolicy(lease_seconds=2)).run_once()
+        deliverer(pool, stuck, outcomes, DeliveryPolicy(lease_seconds=2)).run_once()
     )
     await eventually(lambda: _started(stuck), timeout=10, message="the first worker is sending")
     crashed.cancel()
@@ -572,7 +572,7 @@ async def test_a_crashed_workers_notice_is_taken_up_when_its_lease_runs_out(pool
 async def test_workers_share_the_due_notices_each_delivered_once(pool: asyncpg.Pool) -> None:
     notices = [await queue_notice(pool) for _ in range(7)]
     outcomes = Outcomes()
-    policy = NoticeDeliveryPolicy(batch_size=4)
+    policy = DeliveryPolicy(batch_size=4)
     mailers = [StubMailer(), StubMailer()]
 
     counts = await asyncio.gather(*(deliverer(pool, mailer, outcomes, policy).run_once() for mailer in mailers))
@@ -591,7 +591,7 @@ async def test_a_notice_not_yet_due_waits_and_a_batch_takes_at_most_its_size(poo
     )
     for _ in range(3):
         await queue_notice(pool)
-    worker = deliverer(pool, StubMailer(), Outcomes(), NoticeDeliveryPolicy(batch_size=2))
+    worker = deliverer(pool, StubMailer(), Outcomes(), DeliveryPolicy(batch_size=2))
 
     assert await worker.run_once() == 2
     assert await worker.run_once() == 1
@@ -601,7 +601,7 @@ async def test_a_notice_not_yet_due_waits_and_a_batch_takes_at_most_its_size(poo
 
 async def test_the_worker_keeps_delivering_what_becomes_due(pool: asyncpg.Pool) -> None:
     outcomes = Outcomes()
-    worker = deliverer(pool, StubMailer(), outcomes, NoticeDeliveryPolicy(poll_interval_seconds=0.05))
+    worker = deliverer(pool, StubMailer(), outcomes, DeliveryPolicy(poll_interval_seconds=0.05))
     running = asyncio.create_task(worker.run())
     try:
         notice = await queue_notice(pool)

@@ -8,7 +8,6 @@ go to a mailer that keeps what it was given."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.collections.consumers import TOPICS
@@ -41,6 +40,7 @@ from shared.http.auth import TokenGrant
 from shared.kafka import start_reliable_producer
 from shared.mail import OutgoingMail
 from tests.kafka_groups import start_group_at_end
+from tests.kafka_reading import published
 from tests.polling import eventually
 from tests.schemas import scratch_schema
 
@@ -218,29 +218,7 @@ class RunningCollections:
         where: Callable[[dict[str, Any]], bool] = lambda _: True,
     ) -> list[dict[str, Any]]:
         """The ``event_type`` messages under ``key`` on ``topic`` (those ``where`` says), once there are ``count``."""
-        reader = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await reader.start()
-        try:
-            found: list[dict[str, Any]] = []
-
-            async def scan() -> bool:
-                batches = await reader.getmany(timeout_ms=300)
-                for records in batches.values():
-                    for record in records:
-                        headers = dict(record.headers)
-                        if record.key == key.encode() and headers.get("ce_type") == event_type.encode():
-                            data = json.loads(record.value)
-                            if where(data):
-                                found.append(data)
-                return len(found) >= count
-
-            await eventually(scan, timeout=timeout, message=f"{count} {event_type} for {key} on {topic}")
-            return found
-        finally:
-            await reader.stop()
+        return await published(self.bootstrap, topic, key, event_type, count, timeout=timeout, where=where)
 
 
 def contact_details(*, email: bool, address: bool, time_zone: str) -> registration.ContactDetails:

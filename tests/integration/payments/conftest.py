@@ -8,7 +8,6 @@ payments publishes is read back from payments.events by key."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.invoicing.domain import events as invoicing
@@ -30,6 +29,7 @@ from shared.envelope import EventEnvelope
 from shared.http.auth import TokenGrant
 from shared.kafka import start_reliable_producer
 from tests.kafka_groups import start_group_at_end
+from tests.kafka_reading import published
 from tests.polling import eventually
 from tests.schemas import scratch_schema
 
@@ -84,29 +84,10 @@ class RunningPayments:
     ) -> list[dict[str, Any]]:
         """The ``event_type`` events payments published under ``key`` (those ``where`` says), once
         there are ``count``: a key shared by earlier runs needs ``where``."""
-        reader = AIOKafkaConsumer(
-            "payments.events", bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest",
-            enable_auto_commit=False,
+        return await published(
+            self.bootstrap, "payments.events", key, f"billing.payments.{event_type}", count, timeout=timeout,
+            where=where,
         )
-        await reader.start()
-        try:
-            found: list[dict[str, Any]] = []
-
-            async def scan() -> bool:
-                batches = await reader.getmany(timeout_ms=300)
-                for records in batches.values():
-                    for record in records:
-                        headers = dict(record.headers)
-                        if record.key == key.encode() and headers.get("ce_type") == f"billing.payments.{event_type}".encode():
-                            data = json.loads(record.value)
-                            if where(data):
-                                found.append(data)
-                return len(found) >= count
-
-            await eventually(scan, timeout=timeout, message=f"{count} {event_type} for {key} on payments.events")
-            return found
-        finally:
-            await reader.stop()
 
 
 def invoice_issued(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.collections.application.dunning import PlacementUnknown
 from services.collections.domain.debt import DebtNotFound, PlacementNotFound
 from shared.eventstore import ConcurrencyConflict
 from shared.http.problems import (
@@ -25,7 +24,7 @@ def problem_for(request: Request, error: Exception) -> Problem:
         case DebtNotFound():
             return Problem(404, detail=f"no debt {error}", slug="debt-not-found",
                            errors=[FieldError(field="debt_id", message="unknown debt")])
-        case PlacementUnknown() | PlacementNotFound():
+        case PlacementNotFound():
             return Problem(404, detail=f"no placement {error} with this agency", slug="placement-not-found",
                            errors=[FieldError(field="placement_id", message="unknown placement")])
         case ConcurrencyConflict():
@@ -37,5 +36,5 @@ def install_domain_problems(app: FastAPI) -> None:
     async def answer(request: Request, error: Exception) -> JSONResponse:
         return problem_response(problem_for(request, error), request.url.path)
 
-    for error_type in (RuleViolated, DebtNotFound, PlacementUnknown, PlacementNotFound, ConcurrencyConflict):
+    for error_type in (RuleViolated, DebtNotFound, PlacementNotFound, ConcurrencyConflict):
         app.add_exception_handler(error_type, answer)

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from services.collections.adapters.upstream_events import PaymentMissed
-from services.collections.domain.debt import Debt, DebtNotFound, Facts
+from services.collections.domain.debt import Debt, DebtNotFound, Facts, PlacementNotFound
 from services.collections.domain.events import (
     Channel,
     Debtor,
@@ -120,7 +120,7 @@ class Collections:
             original_amount=invoice["total"], balance=missed.amount, issue_date=invoice["issue_date"],
             due_date=invoice["due_date"], service_dates=list(invoice["service_dates"]), at=self.clock.now(),
         )
-        await self.debts.save(debt.debt_id, debt, events, subject=debt_subject(events), connection=conn)
+        await self.debts.save(debt.debt_id, debt, events, subject=invoice["customer_id"], connection=conn)
 
     async def invoice_issued(self, conn: asyncpg.Connection, invoice_id: str) -> None:
         """A customer invoice arrived: open its debt if payments already reported it missed."""
@@ -199,7 +199,7 @@ class Collections:
         placed_on = debt.placement.escalated_at.date() if debt.placement else None
         destinations, bounced, debtor, flags = self._contact(customer)
         return Facts(
-            itemization=itemization, customer_known=customer is not None, debtor=debtor, flags=flags,
+            itemization=itemization, debtor=debtor, flags=flags,
             destinations=destinations, bounced=bounced, plan_in_good_standing=bool(in_plan),
             verification_open=bool(verification_open),
             how_to_pay=[PaymentWay.model_validate(o) for o in json.loads(instructions["options"])]
@@ -292,7 +292,7 @@ class Collections:
         row = await conn.fetchrow("SELECT debt_id, agency_id FROM placements WHERE placement_id = $1", placement_id)
         if row is None or row["agency_id"] != agency_id:
             # another agency's placement is as unknown to this one as a placement that never was
-            raise PlacementUnknown(placement_id)
+            raise PlacementNotFound(placement_id)
         return row["debt_id"]
 
     async def acknowledge(
@@ -309,21 +309,13 @@ class Collections:
     ) -> Debt:
         debt_id = await self.debt_of_placement(conn, placement_id, agency.id)
         return await self._change(conn, debt_id, lambda debt: debt.report_payment(
-            report_id, agency, invoice_id=debt.opened.invoice_id, amount=amount, currency=currency,
+            report_id, agency, amount=amount, currency=currency,
             collected_on=collected_on or self.clock.today(), reference=reference, at=self.clock.now(),
         ))
 
     async def give_back(self, conn: asyncpg.Connection, placement_id: str, agency: Agency, reason: str) -> Debt:
         debt_id = await self.debt_of_placement(conn, placement_id, agency.id)
         return await self._change(conn, debt_id, lambda debt: debt.give_back(agency.id, reason, self.clock.now()))
-
-
-class PlacementUnknown(LookupError):
-    pass
-
-
-def debt_subject(events: list[DomainEvent]) -> str:
-    return events[0].customer_id
 
 
 class NoticeOutcomesRecorder:

@@ -59,7 +59,6 @@ class Facts:
     """What the platform knows about a debt now, from registration, invoicing and payments."""
 
     itemization: Itemization
-    customer_known: bool
     debtor: Debtor | None
     flags: frozenset[str]
     destinations: dict[Channel, Destination]  # usable contact points per channel
@@ -410,7 +409,7 @@ class Debt(FoldedFromEvents):
         )]
 
     def report_payment(
-        self, report_id: str, agency: Agency, *, invoice_id: str, amount: int, currency: str, collected_on: date,
+        self, report_id: str, agency: Agency, *, amount: int, currency: str, collected_on: date,
         reference: str | None, at: datetime,
     ) -> list[DomainEvent]:
         placement = self._placement_of(agency.id)
@@ -421,7 +420,7 @@ class Debt(FoldedFromEvents):
             raise RuleViolated("currency", f"the debt is in {self.opened.currency}")
         return [AgencyPaymentReported(
             report_id=report_id, placement_id=placement.placement_id, debt_id=self.debt_id,
-            customer_id=self.customer_id, invoice_id=invoice_id, agency_id=agency.id, agency_name=agency.name,
+            customer_id=self.customer_id, invoice_id=self.opened.invoice_id, agency_id=agency.id, agency_name=agency.name,
             amount=amount, fee=agency.fee_on(amount), currency=currency, collected_on=collected_on,
             reference=reference, reported_at=at,
         )]

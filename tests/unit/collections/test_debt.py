@@ -61,7 +61,7 @@ def facts(balance: int = 10_000, *, flags: frozenset[str] = frozenset(), email: 
     values = {
         "itemization": Itemization(itemization_date=AT.date(), currency="USD", original_amount=10_000,
                                 payments=10_000 - balance, adjustments=0, balance=balance),
-        "customer_known": True, "debtor": Debtor(name="Ada Lovelace", time_zone="America/Chicago"), "flags": flags,
+        "debtor": Debtor(name="Ada Lovelace", time_zone="America/Chicago"), "flags": flags,
         "destinations": destinations, "bounced": {}, "plan_in_good_standing": False, "verification_open": False,
         "how_to_pay": [], "last_payment_on": None, "paid_directly_since_placement": False, "voided": False,
     }
@@ -182,11 +182,11 @@ def test_a_dispute_recalls_a_placed_debt_and_agencies_report_only_their_own() ->
     d, policy = debt(), DunningPolicy(guards=Guards(validation_notice=False))
     final = _through_final_notice(d, policy)
     review(d, facts(), policy, final + timedelta(days=30))
-    [report] = d.report_payment("r1", AGENCY, invoice_id="inv_1", amount=3_333, currency="USD",
+    [report] = d.report_payment("r1", AGENCY, amount=3_333, currency="USD",
                                 collected_on=AT.date(), reference=None, at=AT)
     assert report.fee == 833  # 25 % of 33.33, rounded half up
     with pytest.raises(RuleViolated):
-        d.report_payment("r2", AGENCY, invoice_id="inv_1", amount=1, currency="EUR", collected_on=AT.date(),
+        d.report_payment("r2", AGENCY, amount=1, currency="EUR", collected_on=AT.date(),
                          reference=None, at=AT)
     _opened, recalled = d.open_dispute("d1", reason="not mine", by="desk", at=AT)
     assert recalled.reason is RecallReason.DISPUTED

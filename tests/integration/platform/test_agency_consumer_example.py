@@ -6,7 +6,6 @@ with the credentials file deploy/agencies.py writes."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 import subprocess
@@ -15,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -25,22 +23,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.agencies import AgencyAccess, provision_agency, revoke_agency
 from shared.envelope import EventEnvelope
+from tests.agency_example import EXAMPLE, load_example
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
-EXAMPLE = ROOT / "examples" / "agency" / "agency_consumer.py"
 PLACED = "billing.collections.agency.v1.AccountEscalated"
 RECALLED = "billing.collections.agency.v1.AccountRecalled"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("agency_consumer_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 example = load_example()

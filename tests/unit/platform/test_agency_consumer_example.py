@@ -4,33 +4,19 @@ does with each message, against a stub of the collections API (httpx.MockTranspo
 from __future__ import annotations
 
 import ast
-import importlib.util
 import io
 import json
 import sys
 import uuid
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
 
-ROOT = Path(__file__).resolve().parents[3]
-EXAMPLE = ROOT / "examples" / "agency" / "agency_consumer.py"
-
-
-def load_example() -> ModuleType:
-    """The example is a standalone program, not a package of the project: import it by path."""
-    spec = importlib.util.spec_from_file_location("agency_consumer_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from tests.agency_example import EXAMPLE, load_example
 
 example = load_example()
 

@@ -7,23 +7,17 @@ crashed worker's notice to another."""
 from __future__ import annotations
 
 import asyncio
-import email
 import io
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 from pypdf import PdfReader
 
 from services.collections.application.delivery import (
@@ -50,6 +44,7 @@ from shared.mail import (
     RecipientRefused,
     SmtpMailer,
 )
+from tests.mailbox import GREYLISTED, REFUSED_MAILBOX, Mailbox, serving_mailbox
 from tests.polling import eventually
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "collections" / "migrations"
@@ -58,61 +53,15 @@ LETTERHEAD = Letterhead(
     business_name="Riverside Family Clinic", lines=("12 Mill Road", "Springfield, IL 62701")
 )
 ADA_ADDRESS = ["5 Analytical Way", "Springfield, IL 62702"]
-REFUSED_MAILBOX = "gone@example.com"
-GREYLISTED = "later@example.com"
 BACKOFF = 30.0
 POLICY = DeliveryPolicy(max_attempts=3, backoff_seconds=BACKOFF, lease_seconds=60, batch_size=10)
 
 
-class Mailbox:
-    """The SMTP server's handler: keeps what it accepts, refuses one mailbox for good and
-    greylists another."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_RCPT(
-        self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        if address == REFUSED_MAILBOX:
-            return f"550 5.1.1 <{address}>: mailbox unavailable"
-        if address == GREYLISTED:
-            return "451 4.7.1 greylisted, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 2.0.0 accepted"
-
-    def messages_to(self, address: str) -> list[EmailMessage]:
-        found = []
-        for envelope in list(self.envelopes):
-            if address in envelope.rcpt_tos:
-                assert isinstance(envelope.content, bytes)
-                message = email.message_from_bytes(envelope.content, policy=default_policy)
-                assert isinstance(message, EmailMessage)
-                found.append(message)
-        return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[Mailbox, SmtpMailer]]:
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving_mailbox() as (handler, port):
         server = MailServer(host="127.0.0.1", port=port, sender="Riverside Billing <billing@riverside.example>")
         yield handler, SmtpMailer(server)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -279,7 +228,7 @@ async def test_an_emailed_notice_arrives_with_its_pdf_and_is_reported_sent(
 
     assert await deliverer(pool, mailer, outcomes, seen=seen).run_once() == 1
 
-    [message] = mailbox.messages_to(recipient)
+    [message] = await mailbox.messages_to(recipient)
     [sent] = outcomes.sent_reports
     assert sent == {**{k: notice[k] for k in ("notice_id", "debt_id", "customer_id", "channel", "recipient")},
                     "reference": message["Message-ID"]}
@@ -303,7 +252,7 @@ async def test_an_emailed_notice_arrives_with_its_pdf_and_is_reported_sent(
     assert row["attempts"] == 1 and row["leased_until"] is None and row["last_error"] is None
     # delivered once: nothing is due any more
     assert await deliverer(pool, mailer, outcomes).run_once() == 0
-    assert len(mailbox.messages_to(recipient)) == 1
+    assert len(await mailbox.messages_to(recipient)) == 1
 
 
 async def test_a_validation_notice_is_mailed_with_the_right_to_dispute(
@@ -316,7 +265,7 @@ async def test_a_validation_notice_is_mailed_with_the_right_to_dispute(
 
     assert await deliverer(pool, mailer, outcomes).run_once() == 1
 
-    [message] = mailbox.messages_to(recipient)
+    [message] = await mailbox.messages_to(recipient)
     assert message["Subject"].startswith("Validation notice: account ")
     [attachment] = list(message.iter_attachments())
     printed = pdf_text(attachment.get_content())

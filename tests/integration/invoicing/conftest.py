@@ -9,14 +9,10 @@ ICD-10-CM files plus a CPT file standing in for an operator's licensed one."""
 
 from __future__ import annotations
 
-import email
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +20,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 from fastapi import FastAPI
 
 from services.invoicing.main import create_app
@@ -35,6 +29,7 @@ from shared.envelope import EventEnvelope
 from shared.http.auth import TokenGrant
 from shared.kafka import start_reliable_producer
 from tests.kafka_groups import start_group_at_end
+from tests.mailbox import Mailbox, serving_mailbox
 from tests.polling import eventually
 from tests.schemas import scratch_schema
 
@@ -52,53 +47,10 @@ CPT_FILE = (
     "90686,Influenza vaccine (operator's licensed text),2020-01-01,\n"
     "99201,New patient office visit (operator's licensed text),2010-01-01,2020-12-31\n"
 )
-REFUSED_MAILBOX = "gone@example.com"
-
-
-class Mailbox:
-    """The SMTP server's handler: keeps what it accepts, refuses one mailbox for good."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
-        if address == REFUSED_MAILBOX:
-            return f"550 5.1.1 <{address}>: mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 2.0.0 accepted"
-
-    async def messages_to(self, address: str) -> list[EmailMessage]:
-        found = []
-        for envelope in list(self.envelopes):
-            if address in envelope.rcpt_tos:
-                assert isinstance(envelope.content, bytes)
-                message = email.message_from_bytes(envelope.content, policy=default_policy)
-                assert isinstance(message, EmailMessage)
-                found.append(message)
-        return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with serving_mailbox() as served:
+        yield served
 
 
 @dataclass

@@ -17,7 +17,6 @@ from pypdf import PdfReader
 from shared.kafka import topic_partitions
 from tests.integration.invoicing.conftest import (
     NOW,
-    REFUSED_MAILBOX,
     RunningInvoicing,
     bill,
     charge,
@@ -31,6 +30,7 @@ from tests.integration.invoicing.conftest import (
     unique,
 )
 from tests.integration.platform.conftest import TopicTail
+from tests.mailbox import REFUSED_MAILBOX
 from tests.polling import eventually
 
 INVOICING_EVENTS = "invoicing.events"
